@@ -1,0 +1,28 @@
+"""newsqa: answer questions about news articles with cited passages, fully local.
+
+Example:
+    >>> from rag import Assistant
+    >>> a = Assistant.from_config()
+    >>> a.ingest(["seeds/"])
+    >>> print(a.ask("Why did Ukraine want Patriot systems?").text)
+"""
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.errors import EmptyStoreError, ModelError, RagError, StoreLockedError
+from rag.types import Answer, ArticleInfo, Citation, Hit, IngestReport, Token
+
+__all__ = [
+    "Answer",
+    "ArticleInfo",
+    "Assistant",
+    "Citation",
+    "EmptyStoreError",
+    "Hit",
+    "IngestReport",
+    "ModelError",
+    "RagError",
+    "Settings",
+    "StoreLockedError",
+    "Token",
+]

@@ -1,0 +1,5 @@
+"""``python -m rag`` runs the CLI."""
+
+from rag.cli import cli
+
+cli()

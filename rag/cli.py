@@ -1,0 +1,200 @@
+"""The ``rag`` command line: thin commands over ``Assistant``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from rag.assistant import Assistant
+from rag.errors import RagError
+from rag.types import Answer, Token
+
+F = TypeVar("F", bound=Callable[..., Any])
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def assistant_options(func: F) -> F:
+    """``--store``/``--config``/``-v``, turned into an ``assistant`` argument."""
+
+    @click.option("--store", "store", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="NEWSQA_STORE", help="Store directory (default: $NEWSQA_STORE or the "
+                  "user data dir).")  # fmt: skip
+    @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+                  envvar="NEWSQA_CONFIG", help="Config TOML (default: configs/default.toml).")
+    @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+    @functools.wraps(func)
+    def wrapper(store: Path | None, config: Path | None, verbose: int, **kwargs: Any) -> Any:
+        level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+        logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            overrides = {"store": {"path": store}} if store else {}
+            assistant = Assistant.from_config(config, **overrides)
+            return func(assistant=assistant, **kwargs)
+        except (RagError, FileNotFoundError) as ex:
+            raise click.ClickException(str(ex)) from ex
+        except ValidationError as ex:
+            raise click.ClickException(f"invalid config: {ex}") from ex
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="newsqa")
+def cli() -> None:
+    """Answer questions about news articles, with a cited passage behind every claim."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("json_", "--json", is_flag=True, help="Print the report as JSON.")
+@assistant_options
+def ingest(assistant: Assistant, paths: tuple[str, ...], json_: bool) -> None:
+    """Load, chunk, embed and store the articles in PATHS (files or folders).
+
+    \b
+        rag ingest seeds/ ../shared/eval/dev/corpus.jsonl
+    """
+    report = assistant.ingest(paths, progress=not json_ and sys.stderr.isatty())
+    if json_:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    for path, reason in report.failed:
+        click.echo(f"failed: {path}: {reason}", err=True)
+    click.echo(str(report))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(1, 20), help="Number of passages to retrieve.")
+@click.option("--today", type=DATE, help="Answer as of this date (YYYY-MM-DD).")
+@click.option("--since", type=DATE, help="Only articles published on or after this date.")
+@click.option("--until", type=DATE, help="Only articles published on or before this date.")
+@click.option("json_", "--json", is_flag=True, help="Print the answer as JSON.")
+@assistant_options
+def ask(
+    assistant: Assistant,
+    question: str,
+    k: int | None,
+    today: datetime | None,
+    since: datetime | None,
+    until: datetime | None,
+    json_: bool,
+) -> None:
+    """Answer QUESTION from the stored articles, citing passages.
+
+    \b
+        rag ask "Why did Ukraine want Patriot systems?"
+        rag ask --json --today 2022-09-15 "Which goal did Biden announce?"
+    """
+    events = assistant.stream(
+        question, k=k, today=_day(today), since=_day(since), until=_day(until)
+    )
+    result: Answer | None = None
+    for event in events:
+        if isinstance(event, Token):
+            if not json_:
+                click.echo(event.text, nl=False)
+        else:
+            result = event
+    assert result is not None
+    if json_:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo("\r\033[K" if sys.stdout.isatty() else "\n", nl=False)
+        click.echo(render(result))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", type=click.IntRange(1, 50), default=8, show_default=True,
+              help="Number of chunks.")  # fmt: skip
+@click.option("--today", type=DATE, help="Search as of this date (YYYY-MM-DD).")
+@click.option("json_", "--json", is_flag=True, help="Print the hits as JSON.")
+@assistant_options
+def search(
+    assistant: Assistant, question: str, k: int, today: datetime | None, json_: bool
+) -> None:
+    """Show the chunks retrieved for QUESTION (no LLM call)."""
+    hits = assistant.retrieve(question, k=k, today=_day(today))
+    if json_:
+        rows = [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "title": h.title,
+                 "score": h.score, "dense": h.dense, "bm25": h.bm25, "text": h.text}
+                for h in hits]  # fmt: skip
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for i, h in enumerate(hits, 1):
+        dense = f"{h.dense:.2f}" if h.dense is not None else "-"
+        click.echo(f"{i}. {h.title} ({_date(h.published)}) dense={dense} [{h.chunk_id}]")
+        click.echo(textwrap.indent(textwrap.shorten(h.text, 300), "   "))
+
+
+@cli.command(name="list")
+@click.option("json_", "--json", is_flag=True, help="Print the articles as JSON.")
+@assistant_options
+def list_(assistant: Assistant, json_: bool) -> None:
+    """List the articles in the store: doc_id, title, published, chunks."""
+    articles = assistant.list_articles()
+    if json_:
+        rows = [{"doc_id": a.doc_id, "title": a.title, "published": _date(a.published),
+                 "url": a.url, "source": a.source, "chunks": a.chunks} for a in articles]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))  # fmt: skip
+        return
+    for a in articles:
+        click.echo(f"{a.doc_id}\t{_date(a.published)}\t{a.chunks}\t{a.title}")
+    click.echo(f"{len(articles)} articles", err=True)
+
+
+@cli.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@assistant_options
+def delete(assistant: Assistant, doc_ids: tuple[str, ...]) -> None:
+    """Remove articles (and all their chunks) by DOC_ID."""
+    missing = [d for d in doc_ids if not assistant.delete(d)]
+    for doc_id in doc_ids:
+        if doc_id not in missing:
+            click.echo(f"deleted {doc_id}")
+    if missing:
+        raise click.ClickException(f"no such article: {', '.join(missing)}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
+@click.option("--ingest", "ingest_paths", multiple=True, help="Ingest these paths first.")
+@assistant_options
+def serve(assistant: Assistant, host: str, port: int, ingest_paths: tuple[str, ...]) -> None:
+    """Serve the chat in the browser."""
+    from ui.app import serve as serve_app  # gradio is imported only here
+
+    if ingest_paths:
+        click.echo(str(assistant.ingest(ingest_paths, progress=sys.stderr.isatty())))
+    serve_app(assistant, host=host, port=port)
+
+
+def render(result: Answer) -> str:
+    """A plain-text answer with its numbered sources."""
+    lines = [result.text]
+    if result.abstained and result.abstain_reason:
+        lines.append(f"({result.abstain_reason})")
+    for c in result.citations:
+        lines.append(f"\n[{c.n}] {c.title} ({_date(c.published)}){' - ' + c.url if c.url else ''}")
+        lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+    return "\n".join(lines)
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def _date(value: date | None) -> str:
+    return value.isoformat() if value else "undated"

