@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from tqdm.auto import tqdm
 
-from rag import answer, chunk, context, embed, llm, retrieve
+from rag import answer, chunk, context, embed, llm, retrieve, verify
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.ingest import LoadFailure, iter_load
@@ -212,13 +212,16 @@ class Assistant:
         self.embedder, self.llm  # load models before the clock starts  # noqa: B018
         started = time.perf_counter()
         today = today or date.today()
-        hits = self.retrieve(question, k=k, today=today, since=since, until=until)
+        standalone = self.condense(question, history) if history else None
+        search_for = standalone or question
+        hits = self.retrieve(search_for, k=k, today=today, since=since, until=until)
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
 
         def finish(**fields: Any) -> Answer:
             timings["total_s"] = round(time.perf_counter() - started, 4)
             return Answer(question=question, retrieved=hits, timings=timings,
-                          model=self.model_name, **fields)  # fmt: skip
+                          model=self.model_name, standalone_question=standalone,
+                          **fields)  # fmt: skip
 
         best = max((h.dense or 0.0 for h in hits), default=0.0)
         if not hits or best < self.settings.retrieve.min_score:
@@ -230,25 +233,48 @@ class Assistant:
             yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason)
             return
 
-        passages = context.build(hits, self.settings.answer.context_tokens, self._count_tokens)
+        passages = context.build(
+            search_for, hits, self.embedder.encode, self._article_text,
+            budget=self.settings.answer.context_tokens, anchors=self.settings.answer.passages,
+            neighbours=self.settings.answer.neighbours, count=self._count_tokens,
+        )  # fmt: skip
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
-        for piece in answer.stream_text(chain, answer.chain_input(question, passages, today)):
+        for piece in answer.stream_text(chain, answer.chain_input(search_for, passages, today)):
             if not pieces:
                 timings["ttft_s"] = round(time.perf_counter() - started, 4)
             pieces.append(piece)
             yield Token(piece)
         raw = "".join(pieces)
-        text, citations = answer.parse_citations(raw, passages)
-        if answer.is_refusal(text):
-            yield finish(text=answer.ABSTAIN_TEXT, abstained=True,
-                         abstain_reason="the model found no answer in the retrieved passages")
+        if answer.is_refusal(raw):
+            yield finish(
+                text=answer.ABSTAIN_TEXT,
+                abstained=True,
+                abstain_reason="the model found no answer in the retrieved passages",
+            )
             return
-        if not citations:
-            yield finish(text=text, abstained=True,
-                         abstain_reason="the model's answer cited none of the passages")
+        checked = verify.verify(search_for, raw, passages, self.embedder.encode)
+        if not checked.citations:
+            yield finish(
+                text=answer.ABSTAIN_TEXT, abstained=True, unsupported=checked.unsupported,
+                grounded=False, abstain_reason="no sentence of the model's answer is supported "
+                "by the retrieved passages",
+            )  # fmt: skip
             return
-        yield finish(text=text, citations=citations)
+        yield finish(text=checked.text, citations=checked.citations, grounded=checked.grounded,
+                     unsupported=checked.unsupported)  # fmt: skip
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """Rewrite a follow-up ("and what did Germany do?") as a standalone question."""
+        if not history or not self.settings.answer.condense:
+            return question
+        chain = answer.make_condense_chain(self.llm)
+        text = chain.invoke({"history": answer.format_history(history), "question": question})
+        return answer.clean_standalone(text, fallback=question)
+
+    def _article_text(self, doc_id: str) -> str | None:
+        stored = self.store.article(doc_id)
+        return stored.text if stored else None
 
     def _count_tokens(self, text: str) -> int:
         counter = getattr(self.llm, "get_num_tokens", None)

@@ -114,17 +114,29 @@ def _pieces(text: str, tokenizer: Tokenizer, max_tokens: int) -> list[tuple[int,
     )
     pieces: list[tuple[int, int, int]] = []
     for (s, _e), offsets in zip(sentences, encoded["offset_mapping"], strict=True):
-        pieces.extend(_windows(s, offsets, max_tokens))
+        pieces.extend(_windows(text, s, offsets, max_tokens))
     return pieces
 
 
 def _windows(
-    base: int, offsets: Sequence[tuple[int, int]], max_tokens: int
+    text: str, base: int, offsets: Sequence[tuple[int, int]], max_tokens: int
 ) -> list[tuple[int, int, int]]:
-    if not offsets:
-        return []
+    """Cut a sentence's tokens into windows of at most ``max_tokens``.
+
+    A window ends before a token that starts a word when it can: a window that began
+    inside a word (on a ``##`` piece) would re-tokenize into more pieces than counted.
+    """
     windows = []
-    for i in range(0, len(offsets), max_tokens):
-        window = offsets[i : i + max_tokens]
-        windows.append((base + window[0][0], base + window[-1][1], len(window)))
+    i = 0
+    while i < len(offsets):
+        j = min(i + max_tokens, len(offsets))
+        if j < len(offsets):
+            j = next((m for m in range(j, i, -1) if _starts_word(text, base, offsets, m)), j)
+        windows.append((base + offsets[i][0], base + offsets[j - 1][1], j - i))
+        i = j
     return windows
+
+
+def _starts_word(text: str, base: int, offsets: Sequence[tuple[int, int]], m: int) -> bool:
+    start, prev_end = base + offsets[m][0], base + offsets[m - 1][1]
+    return start > prev_end or not (text[start].isalnum() and text[prev_end - 1].isalnum())

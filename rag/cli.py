@@ -29,8 +29,13 @@ def assistant_options(func: F) -> F:
     @click.option("--store", "store", type=click.Path(file_okay=False, path_type=Path),
                   envvar="NEWSQA_STORE", help="Store directory (default: $NEWSQA_STORE or the "
                   "user data dir).")  # fmt: skip
-    @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
-                  envvar="NEWSQA_CONFIG", help="Config TOML (default: configs/default.toml).")
+    @click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="NEWSQA_CONFIG",
+        help="Config TOML (default: configs/default.toml).",
+    )
     @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
     @functools.wraps(func)
     def wrapper(store: Path | None, config: Path | None, verbose: int, **kwargs: Any) -> Any:
@@ -43,7 +48,8 @@ def assistant_options(func: F) -> F:
         except (RagError, FileNotFoundError) as ex:
             raise click.ClickException(str(ex)) from ex
         except ValidationError as ex:
-            raise click.ClickException(f"invalid config: {ex}") from ex
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in ex.errors())
+            raise click.ClickException(f"invalid config: {problems}") from ex
 
     return wrapper  # type: ignore[return-value]
 
@@ -145,8 +151,17 @@ def list_(assistant: Assistant, json_: bool) -> None:
     """List the articles in the store: doc_id, title, published, chunks."""
     articles = assistant.list_articles()
     if json_:
-        rows = [{"doc_id": a.doc_id, "title": a.title, "published": _date(a.published),
-                 "url": a.url, "source": a.source, "chunks": a.chunks} for a in articles]
+        rows = [
+            {
+                "doc_id": a.doc_id,
+                "title": a.title,
+                "published": _date(a.published),
+                "url": a.url,
+                "source": a.source,
+                "chunks": a.chunks,
+            }
+            for a in articles
+        ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))  # fmt: skip
         return
     for a in articles:
@@ -198,3 +213,131 @@ def _day(value: datetime | None) -> date | None:
 
 def _date(value: date | None) -> str:
     return value.isoformat() if value else "undated"
+
+
+# ---- rag eval ---------------------------------------------------------------------------------
+
+
+@cli.group(name="eval", invoke_without_command=True)
+@click.option(
+    "--questions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Gold questions, JSON lines (format: docs/evaluation.md).",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, path_type=Path),
+    help="Articles to ingest into a fresh store under --out (default: ask the existing store).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder for predictions, metrics and reports (default: runs/eval-<time>).",
+)
+@click.option(
+    "-k",
+    "--k",
+    "k",
+    type=click.IntRange(1, 20),
+    help="Passages given to the model (default: retrieve.k of the config).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["open", "choice"]),
+    default="open",
+    show_default=True,
+    help="open: free answers; choice: pick one of the question's choices by letter.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Ask only the first N questions.")
+@click.option("--types", help="Only these question types, comma-separated (factoid,numeric).")
+@click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
+@click.option("json_", "--json", is_flag=True, help="Print metrics.json instead of a summary.")
+@assistant_options
+@click.pass_context
+def eval_(
+    ctx: click.Context,
+    assistant: Assistant,
+    questions: Path | None,
+    corpus: Path | None,
+    out: Path | None,
+    k: int | None,
+    mode: str,
+    limit: int | None,
+    types: str | None,
+    overwrite: bool,
+    json_: bool,
+) -> None:
+    """Ask gold questions and score retrieval, answers, citations, abstention and latency.
+
+    Writes predictions.jsonl, metrics.json, report.md and report.html into --out.
+
+    \b
+        rag eval --questions ../shared/eval/dev/questions.jsonl \\
+                 --corpus ../shared/eval/dev/corpus.jsonl --out runs/dev --limit 5
+        rag eval --questions q.jsonl --out runs/x        # against the existing store
+        rag eval compare runs/a runs/b                    # what changed between runs
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if questions is None:
+        raise click.UsageError("Missing option '--questions' (or run `rag eval compare A B`).")
+    from rag.evaluate import evaluate
+    from rag.report import text_summary
+
+    out = out or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
+    report = evaluate(
+        assistant, questions, corpus=corpus, out=out, k=k, mode=mode,  # type: ignore[arg-type]
+        limit=limit, types=types.split(",") if types else None, overwrite=overwrite,
+        progress=not json_ and sys.stderr.isatty(),
+    )  # fmt: skip
+    if json_:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(text_summary(report))
+    click.echo(f"\nreport: {out / 'report.html'}  (also report.md, metrics.json, "
+               "predictions.jsonl)")  # fmt: skip
+
+
+@eval_.command(name="compare")
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write compare.json and compare.md (default: RUN_B).",
+)
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 if a metric regressed.")
+@click.option("json_", "--json", is_flag=True, help="Print compare.json instead of markdown.")
+def eval_compare(
+    run_a: Path, run_b: Path, out: Path | None, fail_on_regression: bool, json_: bool
+) -> None:
+    """Compare RUN_B with RUN_A (the baseline): metric deltas and questions that changed."""
+    from rag.evaluate import compare
+    from rag.report import comparison_markdown
+
+    try:
+        result = compare(run_a, run_b)
+    except RagError as ex:
+        raise click.ClickException(str(ex)) from ex
+    data, md = result.to_dict(), comparison_markdown(result)
+    target = out or run_b
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "compare.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")  # fmt: skip
+    (target / "compare.md").write_text(md, encoding="utf-8")
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if json_ else md)
+    if fail_on_regression and result.regressions:
+        raise SystemExit(1)
+
+
+@eval_.command(name="report")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def eval_report(run: Path) -> None:
+    """Redraw report.md and report.html of RUN from its metrics.json and predictions.jsonl."""
+    from rag.evaluate import EvalReport
+
+    try:
+        paths = EvalReport.load(run).write(run)
+    except RagError as ex:
+        raise click.ClickException(str(ex)) from ex
+    click.echo("\n".join(str(p) for p in paths))

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.errors import ConfigError
+
 APP_NAME = "newsqa"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.toml"
@@ -60,13 +62,16 @@ class StoreSettings(_Section):
 class RetrieveSettings(_Section):
     """Hybrid retrieval: dense (Chroma) + BM25 fused by reciprocal rank."""
 
-    k: int = Field(4, ge=1, le=20)
+    k: int = Field(6, ge=1, le=20)
     candidates: int = Field(30, ge=1)
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     rrf_k: int = 60
     min_score: float = 0.25
     max_per_article: int = Field(2, ge=1)
+    recent_days: int = Field(10, ge=0)
+    recent_weight: float = 1.0
+    recent_weight_relative: float = 1.5
 
 
 class LLMSettings(_Section):
@@ -84,9 +89,12 @@ class LLMSettings(_Section):
 
 
 class AnswerSettings(_Section):
-    """Prompt budget."""
+    """What the model reads: ``passages`` anchor sentences with ``neighbours`` either side."""
 
-    context_tokens: int = Field(1200, ge=64)
+    context_tokens: int = Field(700, ge=64)
+    passages: int = Field(6, ge=1, le=12)
+    neighbours: int = Field(0, ge=0, le=3)
+    condense: bool = True  # rewrite follow-up questions with the history before retrieval
 
 
 class Settings(_Section):
@@ -114,7 +122,10 @@ class Settings(_Section):
         data: dict[str, Any] = {}
         if path.exists():
             with open(path, "rb") as f:
-                data = tomllib.load(f)
+                try:
+                    data = tomllib.load(f)
+                except tomllib.TOMLDecodeError as ex:
+                    raise ConfigError(f"invalid TOML in {path}: {ex}") from ex
         elif path != DEFAULT_CONFIG:
             raise FileNotFoundError(f"config file not found: {path}")
         return cls.model_validate(_merge(data, overrides))

@@ -51,10 +51,7 @@ class Embedder(HuggingFaceEmbeddings):
     @property
     def dimension(self) -> int:
         """Length of each vector."""
-        get = getattr(self._client, "get_embedding_dimension", None) or getattr(
-            self._client, "get_sentence_embedding_dimension"
-        )
-        return int(get())
+        return int(self._client.get_embedding_dimension())
 
 
 def load(settings: EmbedSettings) -> Embedder:

@@ -198,14 +198,15 @@ def _load_html(path: Path, raw: str) -> Article:
 
 def _load_pdf(path: Path) -> Article:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(path)
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata or {}
-    except (PyPdfError, ValueError, KeyError, TypeError) as ex:
-        raise _Unreadable(f"unreadable PDF ({ex})") from ex
+    except OSError:
+        raise
+    except Exception as ex:  # a corrupt PDF can make pypdf raise almost anything
+        raise _Unreadable(f"unreadable PDF ({type(ex).__name__}: {ex})") from ex
     text = clean_text("\n\n".join(p.strip() for p in pages)).strip()
     title = str(info.get("/Title") or "").strip() or path.stem
     published = _pdf_date(info.get("/CreationDate"))

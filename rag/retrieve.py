@@ -7,10 +7,11 @@ Articles published after ``until`` (the question's "today") are never returned, 
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from rag.config import RetrieveSettings
 from rag.embed import Embedder
@@ -26,6 +27,20 @@ class Filters:
 
     since: date | None = None
     until: date | None = None
+
+
+# Words that make a question about "now": answer from articles published near today.
+_RELATIVE_TIME = re.compile(
+    r"\b(this|last|past|next) (week|weekend|month|year|monday|tuesday|wednesday|thursday|friday"
+    r"|saturday|sunday)\b|\b(today|yesterday|tonight|recently|latest|currently|now|so far"
+    r"|this morning|on (monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+    re.IGNORECASE,
+)
+
+
+def is_time_relative(question: str) -> bool:
+    """Whether the question refers to time relative to when it is asked ("this week")."""
+    return bool(_RELATIVE_TIME.search(question))
 
 
 def fuse(
@@ -57,11 +72,23 @@ def search(
     vector = embedder.encode([question])[0]
     dense = store.dense_search(vector, n, where=date_where(filters.since, filters.until))
     keyword = store.bm25_search(question, n, since=filters.since, until=filters.until)
-    fused = fuse(
-        [[cid for cid, _ in dense], [cid for cid, _ in keyword]],
-        [settings.dense_weight, settings.bm25_weight],
-        settings.rrf_k,
-    )
+    rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
+    weights = [settings.dense_weight, settings.bm25_weight]
+    if filters.until and settings.recent_days:
+        # News questions are mostly about what happened just before they were asked: a
+        # second pair of searches restricted to recent articles lets those compete.
+        recent = Filters(
+            since=max(filters.since or date.min, filters.until - timedelta(settings.recent_days)),
+            until=filters.until,
+        )
+        weight = (settings.recent_weight_relative if is_time_relative(question)
+                  else settings.recent_weight)  # fmt: skip
+        dense_recent = store.dense_search(vector, n, where=date_where(recent.since, recent.until))
+        keyword_recent = store.bm25_search(question, n, since=recent.since, until=recent.until)
+        rankings += [[cid for cid, _ in dense_recent], [cid for cid, _ in keyword_recent]]
+        weights += [weight * settings.dense_weight, weight * settings.bm25_weight]
+        dense = dense + dense_recent
+    fused = fuse(rankings, weights, settings.rrf_k)
     dense_by_id, bm25_by_id = dict(dense), dict(keyword)
     hits = [
         replace(hit, dense=dense_by_id.get(hit.chunk_id), bm25=bm25_by_id.get(hit.chunk_id))

@@ -93,7 +93,10 @@ class Store:
         from chromadb.config import Settings as ChromaSettings
 
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as ex:
+            raise RagError(f"cannot create the store at {path}: {ex.strerror or ex}") from ex
         self._lock = threading.RLock()
         self._file_lock = FileLock(str(self.path / "write.lock"), timeout=lock_timeout)
         self._client = chromadb.PersistentClient(
@@ -132,10 +135,16 @@ class Store:
                 self._file_lock.release()
 
     def content_hash(self, doc_id: str) -> str | None:
-        """The stored content hash of an article, or None if it is not stored."""
+        """The stored content hash of an article, or None if it is not (completely) stored.
+
+        An article left half-written by a crash (still in ``pending``) counts as not stored,
+        so re-ingesting it writes it again instead of calling it unchanged.
+        """
         with self._lock:
             row = self._db.execute(
-                "SELECT content_hash FROM articles WHERE doc_id=?", (doc_id,)
+                "SELECT content_hash FROM articles WHERE doc_id=? "
+                "AND doc_id NOT IN (SELECT doc_id FROM pending)",
+                (doc_id,),
             ).fetchone()
         return row[0] if row else None
 
@@ -182,9 +191,7 @@ class Store:
                     "VALUES (?,?,?,?,?,?)",
                     [(c.chunk_id, c.doc_id, c.index, c.start, c.end, c.text) for c in chunks],
                 )
-                self._db.executemany(
-                    "DELETE FROM pending WHERE doc_id=?", [(d,) for d in doc_ids]
-                )
+                self._db.executemany("DELETE FROM pending WHERE doc_id=?", [(d,) for d in doc_ids])
 
     def delete(self, doc_id: str) -> bool:
         """Remove an article and all its chunks; False if it was not stored."""
@@ -261,8 +268,8 @@ class Store:
         if total == 0:
             return []
         result = self._collection.query(
-            query_embeddings=np.asarray([vector], dtype=np.float32), n_results=min(n, total), where=where,
-            include=["distances"],
+            query_embeddings=np.asarray([vector], dtype=np.float32), n_results=min(n, total),
+            where=where, include=["distances"],
         )  # fmt: skip
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
@@ -313,9 +320,16 @@ class Store:
         by_id = {r["chunk_id"]: r for r in rows}
         return [
             Hit(
-                chunk_id=chunk_id, doc_id=r["doc_id"], title=r["title"], text=r["text"],
-                start=r["start"], end=r["end"], score=score, url=r["url"],
-                published=_date(r["published"]), source=r["source"] or "",
+                chunk_id=chunk_id,
+                doc_id=r["doc_id"],
+                title=r["title"],
+                text=r["text"],
+                start=r["start"],
+                end=r["end"],
+                score=score,
+                url=r["url"],
+                published=_date(r["published"]),
+                source=r["source"] or "",
             )  # fmt: skip
             for chunk_id, score in scored
             if (r := by_id.get(chunk_id)) is not None
@@ -337,9 +351,12 @@ class Store:
         return ids
 
     def close(self) -> None:
-        """Close the SQLite connection (Chroma persists on its own)."""
+        """Close the SQLite connection and the Chroma client."""
         with self._lock:
             self._db.close()
+            close = getattr(self._client, "close", None)
+            if close:
+                close()
 
 
 def query_terms(text: str) -> list[str]:

@@ -92,6 +92,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     model: str = ""
     grounded: bool | None = None
+    unsupported: list[str] = field(default_factory=list)
     standalone_question: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,6 +103,7 @@ class Answer:
             "abstained": self.abstained,
             "abstain_reason": self.abstain_reason,
             "grounded": self.grounded,
+            "unsupported": self.unsupported,
             "standalone_question": self.standalone_question,
             "citations": [_jsonable(dataclasses.asdict(c)) for c in self.citations],
             "retrieved": [
@@ -133,7 +135,8 @@ class IngestReport:
     def __str__(self) -> str:
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged, {len(self.failed)} failed ({self.chunks} chunks written)"
+            f"{len(self.unchanged)} unchanged, {len(self.failed)} failed "
+            f"({self.chunks} chunks written)"
         )
 
     def to_dict(self) -> dict[str, Any]:

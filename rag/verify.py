@@ -1,0 +1,228 @@
+"""Check every sentence of an answer against the passage it cites, after the model speaks.
+
+A sentence is *supported* by a passage when the numbers and names it states appear in the
+passage (or in the question it restates), and it says what the passage says: its content
+words are found there, or it is semantically close to one of the passage's sentences
+(embedding cosine). Unsupported sentences are removed from the answer and reported; an
+uncited sentence is attributed to the passage that supports it, if any. Each citation's
+quote is narrowed to the exact supporting sentence of the article.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer import citation_for
+from rag.chunk import split_sentences
+from rag.store import query_terms
+from rag.types import Citation, Passage
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+
+SEMANTIC_THRESHOLD = 0.55  # a sentence this close in meaning to a passage sentence is supported
+LEXICAL_THRESHOLD = 0.5  # ... or when this share of its new content words is in the passage
+FACT_SEMANTIC_FLOOR = 0.3  # a sentence whose new names/numbers are all in the passage needs less
+RESTATEMENT = 0.85  # a sentence whose words are this much the question's own adds nothing
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
+_NUMBER_WORDS = {"percent": "%", "per cent": "%"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How one answer sentence fares against the passages."""
+
+    sentence: str  # without markers
+    cited: tuple[int, ...]  # passage numbers that support it (empty: unsupported)
+    support: float  # best support score over the passages it was checked against
+    quotes: dict[int, tuple[int, int]]  # n -> supporting span (article offsets)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The checked answer."""
+
+    text: str
+    citations: list[Citation]
+    unsupported: list[str]
+
+    @property
+    def grounded(self) -> bool:
+        """True when every sentence of the model's answer was supported."""
+        return not self.unsupported
+
+
+def verify(question: str, text: str, passages: Sequence[Passage], encode: Encoder) -> Verified:
+    """Keep the sentences a passage supports, each with its markers; drop the rest."""
+    by_n = {p.n: p for p in passages}
+    pieces = _sentences_with_markers(text)
+    if not pieces or not passages:
+        return Verified("", [], [s for s, _ in pieces])
+    units = {p.n: _passage_sentences(p) for p in passages}
+    claims = [claim for claim, _ in pieces]
+    flat = [(n, s, e, body) for n, sents in units.items() for s, e, body in sents]
+    vectors = encode(claims + [body for *_, body in flat])
+    claim_vecs, sent_vecs = vectors[: len(claims)], vectors[len(claims) :]
+    sims = claim_vecs @ sent_vecs.T  # claims x passage sentences
+
+    kept: list[str] = []
+    unsupported: list[str] = []
+    best_support: dict[int, tuple[float, tuple[int, int]]] = {}
+    for i, (claim, markers) in enumerate(pieces):
+        if is_restatement(claim, question):
+            continue
+        candidates = [n for n in markers if n in by_n] or list(by_n)
+        verdict = _judge(question, claim, candidates, by_n, flat, sims[i])
+        if not verdict.cited:
+            unsupported.append(claim)
+            continue
+        kept.append(claim.rstrip() + "".join(f"[{n}]" for n in verdict.cited))
+        for n in verdict.cited:
+            span = verdict.quotes[n]
+            if n not in best_support or verdict.support > best_support[n][0]:
+                best_support[n] = (verdict.support, span)
+
+    citations = []
+    for n in sorted(best_support, key=lambda n: _first_mention(kept, n)):
+        support, (start, end) = best_support[n]
+        passage = by_n[n]
+        citations.append(
+            citation_for(
+                Passage(n, passage.hit, _article_slice(passage, start, end), start, end),
+                supported=True,
+                support=round(support, 3),
+            )
+        )
+    return Verified(" ".join(kept), citations, unsupported)
+
+
+def _judge(
+    question: str,
+    claim: str,
+    candidates: Sequence[int],
+    by_n: dict[int, Passage],
+    flat: Sequence[tuple[int, int, int, str]],
+    sims: np.ndarray,
+) -> Verdict:
+    supported: list[int] = []
+    best = 0.0
+    quotes: dict[int, tuple[int, int]] = {}
+    for n in candidates:
+        rows = [j for j, row in enumerate(flat) if row[0] == n]
+        if not rows:
+            continue
+        passage_text = by_n[n].text
+        j = max(rows, key=lambda r: sims[r])
+        semantic = float(sims[j])
+        lexical = _coverage(claim, passage_text, question)
+        score = max(semantic, lexical)
+        best = max(best, score)
+        facts_ok = _facts_present(claim, passage_text, question)
+        new_facts = _new_facts(claim, question)
+        if facts_ok and (
+            semantic >= SEMANTIC_THRESHOLD
+            or lexical >= LEXICAL_THRESHOLD
+            or (new_facts and semantic >= FACT_SEMANTIC_FLOOR)
+        ):
+            supported.append(n)
+            quotes[n] = (flat[j][1], flat[j][2])
+    return Verdict(claim, tuple(supported), best, quotes)
+
+
+def _sentences_with_markers(text: str) -> list[tuple[str, list[int]]]:
+    """Answer sentences without their ``[n]`` markers, and the numbers they cited."""
+    out = []
+    for s, e in split_sentences(text):
+        sentence = text[s:e]
+        markers = [int(m) for m in _MARKER.findall(sentence)]
+        claim = _MARKER.sub("", sentence).strip()
+        if re.search(r"\w", claim):
+            out.append((claim, list(dict.fromkeys(markers))))
+        elif out and markers:  # a marker alone after the full stop belongs to the previous
+            out[-1][1].extend(m for m in markers if m not in out[-1][1])
+    return out
+
+
+def _passage_sentences(passage: Passage) -> list[tuple[int, int, str]]:
+    """(article start, article end, text) of each sentence of the passage."""
+    return [
+        (passage.start + s, passage.start + e, passage.text[s:e])
+        for s, e in split_sentences(passage.text)
+    ]
+
+
+def _article_slice(passage: Passage, start: int, end: int) -> str:
+    return passage.text[start - passage.start : end - passage.start]
+
+
+def _coverage(claim: str, passage: str, question: str) -> float:
+    """Share of the claim's content words (not already in the question) found in the passage."""
+    asked = set(query_terms(question))
+    words = [w for w in query_terms(claim) if w not in asked] or query_terms(claim)
+    if not words:
+        return 0.0
+    found = set(query_terms(passage))
+    return sum(1 for w in words if w in found or _stem_in(w, found)) / len(words)
+
+
+def _stem_in(word: str, found: set[str]) -> bool:
+    return len(word) >= 5 and any(f.startswith(word[:5]) for f in found)
+
+
+def _facts_present(claim: str, passage: str, question: str) -> bool:
+    """Every number and name the claim states occurs in the passage or the question."""
+    haystack = _normalise_numbers(f"{passage}\n{question}").lower()
+    for number in _NUMBER.findall(_normalise_numbers(claim)):
+        if number not in haystack:
+            return False
+    words = set(re.findall(r"\w+", haystack))
+    for name in _names(claim):
+        if name not in words and not _stem_in(name, words):
+            return False
+    return True
+
+
+def is_restatement(claim: str, question: str) -> bool:
+    """True when a sentence of some length only repeats the question (it answers nothing).
+
+    Short sentences are exempt: an answer that picks one of the options the question lists
+    ("Elena Ruiz [1].") consists of the question's words and still answers it.
+    """
+    words = query_terms(claim)
+    if len(words) < 6:
+        return not words
+    asked = set(query_terms(question))
+    return sum(1 for w in words if w in asked or _stem_in(w, asked)) / len(words) >= RESTATEMENT
+
+
+def _new_facts(claim: str, question: str) -> list[str]:
+    """Numbers and names the claim states that the question did not."""
+    asked = _normalise_numbers(question).lower()
+    numbers = [n for n in _NUMBER.findall(_normalise_numbers(claim)) if n not in asked]
+    asked_words = set(re.findall(r"\w+", asked))
+    return numbers + [n for n in _names(claim) if n not in asked_words]
+
+
+def _names(claim: str) -> list[str]:
+    """Capitalised words of the claim (lowercased), but its first word."""
+    found = [m.group().lower() for m in _CAPITALISED.finditer(claim) if m.start() > 0]
+    parts = [p for w in found for p in re.sub(r"['’].*$", "", w).split("-")]
+    return [p for p in parts if len(p) > 2]
+
+
+def _normalise_numbers(text: str) -> str:
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    for word, symbol in _NUMBER_WORDS.items():
+        text = re.sub(rf"\s*{word}\b", symbol, text, flags=re.IGNORECASE)
+    return text
+
+
+def _first_mention(sentences: Sequence[str], n: int) -> int:
+    joined = " ".join(sentences)
+    index = joined.find(f"[{n}]")
+    return index if index >= 0 else len(joined)

@@ -1,0 +1,190 @@
+"""The real UI in headless Chromium: `rag serve` with the default models, driven by Playwright.
+
+Slow (the packaged model answers on the CPU in about 30 s). Run alone with
+``pytest -m browser``; Chromium comes from Debian (``scripts/ensure-chromium.sh``), never
+from ``playwright install``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+RAG = Path(sys.executable).with_name("rag")
+QUESTION = "Why did Ukraine want Patriot systems?"
+ANSWER_TIMEOUT_MS = 240_000
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it)",
+    ),  # fmt: skip
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`rag ingest seeds/` then `rag serve` on a free port; yields the URL."""
+    store = tmp_path_factory.mktemp("store")
+    env = {k: v for k, v in os.environ.items() if k not in {"NEWSQA_AUTH", "NEWSQA_CONFIG"}}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               GRADIO_ANALYTICS_ENABLED="False")  # fmt: skip
+    ingest = [str(RAG), "ingest", "seeds/", "--store", str(store)]
+    subprocess.run(ingest, cwd=ROOT, env=env, check=True, timeout=600, capture_output=True)
+    port = free_port()
+    serve = [str(RAG), "serve", "--store", str(store), "--port", str(port)]
+    proc = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    log: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            if "ready at" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 180
+        while not ready.wait(0.5):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("rag serve did not start:\n" + "".join(log))
+        url = re.search(r"https?://\S+", next(x for x in log if "ready at" in x))
+        assert url and f":{port}" in url.group(0)
+        yield url.group(0).rstrip("/")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        sys.stderr.write("".join(log[-40:]))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: object, server: str) -> Iterator[object]:
+    """A fresh tab on the app that records any request leaving the machine."""
+    context = browser.new_context(viewport={"width": 1280, "height": 960})  # type: ignore[attr-defined]
+    tab = context.new_page()
+    tab.remote = []
+    tab.on("request", lambda r: _record_remote(tab.remote, r.url, server))
+    tab.goto(server)
+    expect(tab.locator("#nq-chat")).to_be_visible(timeout=60_000)
+    yield tab
+    context.close()
+
+
+def _record_remote(remote: list[str], url: str, server: str) -> None:
+    if not url.startswith((server, "data:", "blob:")):
+        remote.append(url)
+
+
+def ask(tab: object, question: str) -> None:
+    box = tab.locator("#nq-question textarea")  # type: ignore[attr-defined]
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_chat_streams_a_cited_answer(page, browser, server):
+    ask(page, QUESTION)
+    expect(page.locator(".nq-question").last).to_have_text(QUESTION)
+
+    # A second tab asks meanwhile: it waits for the model with its place in the queue,
+    # and its Stop button takes it out of the queue again.
+    other = browser.new_page()
+    other.goto(server)
+    expect(other.locator("#nq-chat")).to_be_visible(timeout=60_000)
+    ask(other, "Who did Trump call on Thursday?")
+    expect(other.get_by_text(re.compile(r"queue: \d+/\d+"))).to_be_visible(timeout=30_000)
+    expect(other.get_by_text("Waiting for its turn…")).to_be_visible()
+    other.get_by_role("button", name="Stop").click()
+    expect(other.get_by_text("Stopped before the answer started.")).to_be_visible()
+    other.close()
+
+    expect(page.locator(".nq-cursor")).to_be_attached(timeout=ANSWER_TIMEOUT_MS)  # streaming
+    card = page.locator(".nq-card").first
+    expect(card).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator(".nq-streaming")).to_have_count(0)
+
+    highlighted = page.locator(".nq-passage mark", has_text="defending its cities")
+    seed_card = page.locator(".nq-card").filter(has=highlighted).first
+    expect(seed_card.locator(".nq-passage mark")).to_contain_text("defending its cities")
+    expect(seed_card).to_contain_text("Zelenskiy says he discussed air defences")
+    expect(seed_card).to_contain_text("4 Jul 2025")
+    page.screenshot(path=str(SCREENSHOTS / "chat.png"))
+
+    chip = page.locator("a.nq-chip", has_text=re.compile(r"^1$")).first
+    expect(chip).to_be_visible()
+    chip.click()
+    target = page.locator(".nq-card:target")
+    expect(target).to_have_count(1)
+    expect(target).to_have_attribute("id", "nq-1-1")
+    expect(target).to_be_in_viewport()
+    assert page.locator("#nq-chat img").count() == 0
+    assert page.remote == [], f"the page fetched from elsewhere: {page.remote}"
+
+
+def test_library_upload_lists_the_article(page, tmp_path):
+    page.get_by_role("tab", name="Library").click()
+    table = page.locator("#nq-library")
+    expect(table).to_contain_text("Zelenskiy says he discussed air defences", timeout=30_000)
+
+    article = tmp_path / "ferry-route.md"
+    article.write_text(
+        "# Harbour ferry route opens to cyclists\nPublished: 2025-06-30\n\n"
+        "The new harbour ferry carries up to 40 bicycles on every crossing.\n",
+        encoding="utf-8",
+    )
+    page.locator("#nq-upload input[type=file]").set_input_files(str(article))
+
+    results = page.locator("#nq-upload-results")
+    expect(results).to_contain_text("added", timeout=120_000)
+    expect(results).to_contain_text("ferry-route.md")
+    expect(table).to_contain_text("Harbour ferry route opens to cyclists")
+    page.screenshot(path=str(SCREENSHOTS / "library.png"))
+
+    search = page.locator("#nq-search textarea")
+    search.fill("ferry")
+    search.press("Enter")
+    expect(table).not_to_contain_text("Zelenskiy")
+    table.get_by_test_id("cell-0-0").click()
+    expect(page.get_by_text("Selected: Harbour ferry route opens to cyclists")).to_be_visible()
+    page.get_by_role("button", name="Delete article").click()
+    expect(table).not_to_contain_text("Harbour ferry route", timeout=30_000)
+    expect(page.locator("#nq-count")).to_contain_text("1 article")

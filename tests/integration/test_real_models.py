@@ -1,0 +1,49 @@
+"""The real packaged embedder and the real default LLM (Qwen2.5 1.5B GGUF) over seeds/.
+
+Slow (the LLM loads once per module). Deselect with ``-m "not integration"``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant
+from rag.config import DEFAULT_CONFIG, Settings, StoreSettings
+
+pytestmark = pytest.mark.integration
+
+SEEDS = Path(__file__).parent.parent.parent / "seeds"
+TODAY = date(2025, 7, 10)  # a few days after the seed article, whatever the machine's clock says
+SUPPORT = "defending its cities from intensifying Russian air strikes"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory) -> Assistant:
+    store = StoreSettings(path=tmp_path_factory.mktemp("store"))
+    settings = Settings.from_toml(DEFAULT_CONFIG, store=store)
+    assistant = Assistant(settings)
+    report = assistant.ingest([SEEDS])
+    assert len(report.added) == 1 and not report.failed
+    return assistant
+
+
+def test_answer_cites_the_seed_passage(assistant):
+    ans = assistant.ask("Why did Ukraine want Patriot systems?", today=TODAY)
+
+    assert not ans.abstained, ans.abstain_reason
+    assert ans.citations, ans.text
+    assert all(c.title.startswith("Zelenskiy says") for c in ans.citations)
+    assert any(SUPPORT in c.quote for c in ans.citations), [c.quote for c in ans.citations]
+    stored = assistant.store.article(ans.citations[0].doc_id)
+    assert stored is not None
+    for c in ans.citations:
+        assert stored.text[c.start : c.end] == c.quote
+
+
+def test_question_the_seed_does_not_cover_is_refused(assistant):
+    ans = assistant.ask("Who won the 2022 FIFA World Cup final?", today=TODAY)
+    assert ans.abstained, ans.text
+    assert ans.citations == []

@@ -1,0 +1,1 @@
+"""The browser UI of newsqa (Gradio); ``rag`` never imports it."""
