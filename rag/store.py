@@ -89,9 +89,6 @@ class Store:
 
     def __init__(self, path: Path, collection: str = "articles", lock_timeout: float = 10.0):
         """Open (creating if needed) the store at ``path``."""
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
         self.path = Path(path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -99,6 +96,20 @@ class Store:
             raise RagError(f"cannot create the store at {path}: {ex.strerror or ex}") from ex
         self._lock = threading.RLock()
         self._file_lock = FileLock(str(self.path / "write.lock"), timeout=lock_timeout)
+        self._collection_name = collection
+        self._open_chroma()
+        self._db = sqlite3.connect(self.path / "index.sqlite3", check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        with self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        self._data_version = self._sqlite_data_version()
+        self._max_batch = self._client.get_max_batch_size()
+
+    def _open_chroma(self) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
         self._client = chromadb.PersistentClient(
             path=str(self.path / "chroma"),
             settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
@@ -106,14 +117,29 @@ class Store:
         # embedding_function=None: we always pass vectors, and Chroma's default embedder
         # would download a model.
         self._collection = self._client.get_or_create_collection(
-            collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            self._collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
-        self._db = sqlite3.connect(self.path / "index.sqlite3", check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        with self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        self._max_batch = self._client.get_max_batch_size()
+
+    def _sqlite_data_version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _chroma(self) -> Any:
+        """The Chroma collection, reopened if another process wrote since we last looked.
+
+        Chroma keeps its vector index in memory and does not re-read what another process
+        wrote, so a long-lived process (the UI) would miss, in dense search, the articles
+        that ``rag ingest`` added. SQLite's ``data_version`` changes exactly when another
+        connection commits. Call with ``self._lock`` held, and use the result under it.
+        """
+        version = self._sqlite_data_version()
+        if version != self._data_version:
+            logger.info("another process wrote to %s: reopening Chroma", self.path)
+            close = getattr(self._client, "close", None)
+            if close:
+                close()
+            self._open_chroma()
+            self._data_version = version
+        return self._collection
 
     # ---- writing -------------------------------------------------------------------------
 
@@ -169,9 +195,10 @@ class Store:
                 )
             self._delete_vectors(doc_ids)
             meta = {article.doc_id: article for article, _, _ in items}
+            collection = self._chroma()
             for i in range(0, len(chunks), self._max_batch):
                 batch = chunks[i : i + self._max_batch]
-                self._collection.upsert(
+                collection.upsert(
                     ids=[c.chunk_id for c in batch],
                     embeddings=np.asarray(vectors[i : i + self._max_batch], dtype=np.float32),
                     documents=[c.text for c in batch],
@@ -207,8 +234,10 @@ class Store:
         return True
 
     def _delete_vectors(self, doc_ids: Sequence[str]) -> None:
-        for i in range(0, len(doc_ids), 100):
-            self._collection.delete(where={"doc_id": {"$in": list(doc_ids[i : i + 100])}})
+        with self._lock:
+            collection = self._chroma()
+            for i in range(0, len(doc_ids), 100):
+                collection.delete(where={"doc_id": {"$in": list(doc_ids[i : i + 100])}})
 
     def _delete_rows(self, doc_ids: Sequence[str]) -> None:
         params = [(d,) for d in doc_ids]
@@ -234,7 +263,8 @@ class Store:
 
     def vector_count(self) -> int:
         """Number of vectors in Chroma (equals ``count()`` unless a write was interrupted)."""
-        return int(self._collection.count())
+        with self._lock:
+            return int(self._chroma().count())
 
     def list_articles(self) -> list[ArticleInfo]:
         """Every stored article, newest first."""
@@ -264,13 +294,14 @@ class Store:
         self, vector: Sequence[float], n: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the ``n`` nearest chunks."""
-        total = self.vector_count()
-        if total == 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=np.asarray([vector], dtype=np.float32), n_results=min(n, total),
-            where=where, include=["distances"],
-        )  # fmt: skip
+        with self._lock:
+            total = self.vector_count()
+            if total == 0:
+                return []
+            result = self._chroma().query(
+                query_embeddings=np.asarray([vector], dtype=np.float32), n_results=min(n, total),
+                where=where, include=["distances"],
+            )  # fmt: skip
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def bm25_search(
@@ -343,11 +374,12 @@ class Store:
     def vector_ids(self) -> set[str]:
         """Every chunk id known to Chroma (for consistency checks)."""
         ids: set[str] = set()
-        offset, total = 0, self.vector_count()
-        while offset < total:
-            got = self._collection.get(include=[], limit=self._max_batch, offset=offset)
-            ids.update(got["ids"])
-            offset += self._max_batch
+        with self._lock:
+            offset, total = 0, self.vector_count()
+            while offset < total:
+                got = self._chroma().get(include=[], limit=self._max_batch, offset=offset)
+                ids.update(got["ids"])
+                offset += self._max_batch
         return ids
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 SEMANTIC_THRESHOLD = 0.55  # a sentence this close in meaning to a passage sentence is supported
 LEXICAL_THRESHOLD = 0.5  # ... or when this share of its new content words is in the passage
 FACT_SEMANTIC_FLOOR = 0.3  # a sentence whose new names/numbers are all in the passage needs less
+REATTRIBUTE = 0.1  # a cited passage this much less supportive than another is replaced by it
 RESTATEMENT = 0.85  # a sentence whose words are this much the question's own adds nothing
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
@@ -76,12 +77,11 @@ def verify(question: str, text: str, passages: Sequence[Passage], encode: Encode
     for i, (claim, markers) in enumerate(pieces):
         if is_restatement(claim, question):
             continue
-        candidates = [n for n in markers if n in by_n] or list(by_n)
-        verdict = _judge(question, claim, candidates, by_n, flat, sims[i])
+        verdict = _judge(question, claim, markers, by_n, flat, sims[i])
         if not verdict.cited:
             unsupported.append(claim)
             continue
-        kept.append(claim.rstrip() + "".join(f"[{n}]" for n in verdict.cited))
+        kept.append(_with_markers(claim, verdict.cited))
         for n in verdict.cited:
             span = verdict.quotes[n]
             if n not in best_support or verdict.support > best_support[n][0]:
@@ -104,34 +104,47 @@ def verify(question: str, text: str, passages: Sequence[Passage], encode: Encode
 def _judge(
     question: str,
     claim: str,
-    candidates: Sequence[int],
+    markers: Sequence[int],
     by_n: dict[int, Passage],
     flat: Sequence[tuple[int, int, int, str]],
     sims: np.ndarray,
 ) -> Verdict:
-    supported: list[int] = []
+    """Which passages support ``claim``: the cited ones, unless another is clearly better.
+
+    Every passage is checked, so a sentence the model cited wrongly (or not at all) is
+    attributed to the passage that does support it.
+    """
+    new_facts = bool(_new_facts(claim, question))
+    supporting: dict[int, tuple[float, tuple[int, int]]] = {}
     best = 0.0
-    quotes: dict[int, tuple[int, int]] = {}
-    for n in candidates:
+    for n, passage in by_n.items():
         rows = [j for j, row in enumerate(flat) if row[0] == n]
         if not rows:
             continue
-        passage_text = by_n[n].text
         j = max(rows, key=lambda r: sims[r])
         semantic = float(sims[j])
-        lexical = _coverage(claim, passage_text, question)
-        score = max(semantic, lexical)
-        best = max(best, score)
-        facts_ok = _facts_present(claim, passage_text, question)
-        new_facts = _new_facts(claim, question)
-        if facts_ok and (
+        lexical = _coverage(claim, passage.text, question)
+        best = max(best, semantic, lexical)
+        if _facts_present(claim, passage.text, question) and (
             semantic >= SEMANTIC_THRESHOLD
             or lexical >= LEXICAL_THRESHOLD
             or (new_facts and semantic >= FACT_SEMANTIC_FLOOR)
         ):
-            supported.append(n)
-            quotes[n] = (flat[j][1], flat[j][2])
-    return Verdict(claim, tuple(supported), best, quotes)
+            supporting[n] = (semantic + 0.5 * lexical, (flat[j][1], flat[j][2]))
+    if not supporting:
+        return Verdict(claim, (), best, {})
+    top = max(score for score, _ in supporting.values())
+    cited = [n for n in markers if n in supporting and supporting[n][0] >= top - REATTRIBUTE]
+    if not cited:
+        cited = [max(supporting, key=lambda n: supporting[n][0])]
+    return Verdict(claim, tuple(cited), best, {n: supporting[n][1] for n in cited})
+
+
+def _with_markers(claim: str, cited: Sequence[int]) -> str:
+    """``claim`` with ``[n]`` markers before its final punctuation: "… strikes [1]."."""
+    body = claim.rstrip()
+    end = len(body.rstrip(".!?…"))
+    return f"{body[:end]} {''.join(f'[{n}]' for n in cited)}{body[end:]}"
 
 
 def _sentences_with_markers(text: str) -> list[tuple[str, list[int]]]:

@@ -1,0 +1,389 @@
+"""Shared helpers of the reliability and security tests (issue 7).
+
+* ``STRESS``: ``NEWSQA_STRESS=1`` (``make stress``) switches the tests to their full size.
+* ``KeywordEmbedder``: the real word-piece tokenizer (so chunks are cut exactly as in
+  production) with fast, deterministic, meaningful vectors (hashed keywords), for tests whose
+  subject is not the embedding model: crashes, locks, bad input, soak.
+* ``FakeLlama``: stands in for ``llama_cpp.Llama`` inside the real ``LlamaCppChat``. Like a
+  llama.cpp context it serves one request at a time: concurrent use is detected and fails.
+* ``assert_store_consistent`` / ``self_retrieval``: the invariants every test checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.llm import LlamaCppChat
+from rag.store import Store, query_terms
+
+STRESS = os.environ.get("NEWSQA_STRESS", "") not in ("", "0")
+HERE = Path(__file__).resolve().parent
+CHILD = HERE / "store_child.py"
+DIM = 384
+
+
+# ---- a fast embedder with the real tokenizer ---------------------------------------------------
+
+
+class _TokenizerAdapter:
+    """The part of a Hugging Face fast tokenizer ``rag.chunk`` calls, over ``tokenizers``."""
+
+    def __init__(self) -> None:
+        from tokenizers import Tokenizer
+
+        from rag.models import packaged_embedding_path
+
+        self._tok = Tokenizer.from_file(str(packaged_embedding_path() / "tokenizer.json"))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+
+    def __call__(self, texts: Any, add_special_tokens: bool = True, **_: Any) -> dict[str, Any]:
+        single = isinstance(texts, str)
+        batch = self._tok.encode_batch([texts] if single else list(texts), add_special_tokens)
+        out = {
+            "input_ids": [e.ids for e in batch],
+            "offset_mapping": [e.offsets for e in batch],
+        }
+        return {k: v[0] for k, v in out.items()} if single else out
+
+
+class KeywordEmbedder:
+    """Duck-types ``rag.embed.Embedder``: real tokenizer, hashed-keyword unit vectors.
+
+    Texts sharing keywords (5-letter stems) are close, so the relevance gate, context
+    building and verification behave sensibly; identical texts get identical vectors.
+    """
+
+    dimension = DIM
+    max_tokens = 256
+
+    def __init__(self) -> None:
+        self.tokenizer = _TokenizerAdapter()
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in query_terms(text) or ["<empty>"]:
+                digest = hashlib.blake2b(term[:5].encode(), digest_size=8).digest()
+                index = int.from_bytes(digest[:4], "little") % DIM
+                out[row, index] += 1.0 if digest[4] & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            if norm == 0:
+                out[row, row % DIM] = norm = 1.0
+            out[row] /= norm
+        return out
+
+
+# ---- generated corpora -------------------------------------------------------------------------
+
+_SUBJECTS = ["The council", "The ministry", "The company", "Local residents", "The union",
+             "The hospital", "The port authority", "The university", "Farmers", "The court"]  # fmt: skip
+_VERBS = ["approved", "rejected", "announced", "delayed", "funded", "criticised", "reviewed",
+          "expanded", "inspected", "celebrated"]  # fmt: skip
+_OBJECTS = ["a new tram line", "the harbour plan", "a school budget", "the water contract",
+            "a housing project", "the night bus", "a solar farm", "the market hall",
+            "a flood barrier", "the cycling network"]  # fmt: skip
+
+
+def article_record(i: int, rng: random.Random, sentences: int | None = None) -> dict[str, Any]:
+    """One short news-like article with unique code words (``kw{i}x``) for keyword checks."""
+    n = sentences if sentences is not None else rng.choice([4, 8, 16, 28, 40, 52])
+    body = [f"Report {i} mentions the code word kw{i}x in its first line."]
+    for j in range(n):
+        body.append(
+            f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} on day "
+            f"{j + 1} of case {i}-{j}, said officer n{i}s{j}."
+        )
+    month, day = 1 + i % 12, 1 + i % 28
+    return {
+        "doc_id": f"gen-{i:05d}",
+        "title": f"Generated report {i} about item kw{i}x",
+        "published": f"2024-{month:02d}-{day:02d}",
+        "url": f"https://news.example/{i}",
+        "text": " ".join(body),
+    }
+
+
+def write_corpus(path: Path, n: int, seed: int = 0, start: int = 0) -> list[dict[str, Any]]:
+    """Write ``n`` generated articles as JSON lines; return the records."""
+    rng = random.Random(seed)
+    records = [article_record(i, rng) for i in range(start, start + n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return records
+
+
+def expected_chunk_ids(paths: Sequence[Path], embedder: Any, max_tokens: int = 200) -> set[str]:
+    """The chunk ids a complete ingest of ``paths`` must produce (default chunk settings)."""
+    from rag.chunk import split_article
+    from rag.ingest import load
+
+    articles, failures = load(paths)
+    assert not failures, failures
+    return {
+        c.chunk_id for a in articles for c in split_article(a, embedder.tokenizer, max_tokens, 1)
+    }
+
+
+# ---- store invariants --------------------------------------------------------------------------
+
+
+def assert_store_consistent(store: Store) -> None:
+    """SQLite, FTS5 and Chroma agree, with no duplicates and nothing left pending."""
+    ids = store.chunk_ids()
+    raw_vector_ids: list[str] = []
+    offset = 0
+    with store._lock:
+        while True:
+            got = store._chroma().get(include=[], limit=500, offset=offset)
+            raw_vector_ids.extend(got["ids"])
+            if len(got["ids"]) < 500:
+                break
+            offset += 500
+    assert len(raw_vector_ids) == len(set(raw_vector_ids)), "duplicate ids in Chroma"
+    assert set(raw_vector_ids) == store.vector_ids()
+    missing, extra = ids - set(raw_vector_ids), set(raw_vector_ids) - ids
+    assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
+    assert store.count() == store.vector_count() == len(ids)
+    assert sum(a.chunks for a in store.list_articles()) == len(ids)
+    db = store._db
+    assert db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    # Raises sqlite3.DatabaseError if the FTS5 index disagrees with the chunks table.
+    db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+    orphans = db.execute(
+        "SELECT count(*) FROM chunks WHERE doc_id NOT IN (SELECT doc_id FROM articles)"
+    ).fetchone()[0]
+    assert orphans == 0
+
+
+def self_retrieval(store: Store, embedder: Any) -> tuple[float, list[str]]:
+    """Share of chunks that dense search (own title+text vector) returns at rank 1, and misses."""
+    rows = store._db.execute(
+        "SELECT c.chunk_id, c.text, a.title FROM chunks c JOIN articles a USING (doc_id)"
+    ).fetchall()
+    if not rows:
+        return 1.0, []
+    vectors = embedder.encode([f"{r['title']}\n{r['text']}" for r in rows])
+    misses = []
+    for row, vector in zip(rows, vectors, strict=True):
+        top = store.dense_search(vector, 1)
+        if not top or top[0][0] != row["chunk_id"]:
+            misses.append(row["chunk_id"])
+    return 1 - len(misses) / len(rows), misses
+
+
+def sqlite_count(path: Path) -> int:
+    """Chunks committed to a store's SQLite side, read without opening the store."""
+    try:
+        db = sqlite3.connect(f"file:{path / 'index.sqlite3'}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+# ---- a fake llama.cpp backend for the real LlamaCppChat ----------------------------------------
+
+_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
+_QUESTION = re.compile(r"Question: (.*)\nAnswer:\s*$", re.S)
+
+
+def quote_first_sentence(prompt: str) -> str:
+    """The default reply: the first sentence of passage 1, cited."""
+    passages = _PASSAGE.findall(prompt)
+    if not passages:
+        return "The articles don't say."
+    n, body = passages[0]
+    sentence = re.split(r"(?<=[.!?])\s+", body.strip())[0].rstrip(".")
+    return f"{sentence} [{n}]."
+
+
+class ConcurrentUseError(RuntimeError):
+    """Two requests were inside one (fake) llama.cpp context at the same time."""
+
+
+class FakeLlama:
+    """Stands in for ``llama_cpp.Llama``: one context, tokens streamed with a delay.
+
+    ``reply(prompt)`` makes the answer; ``count(text)`` counts tokens (by default 1 per 3
+    characters; pass a real tokenizer's count to check prompt sizes). A prompt of
+    ``n_ctx`` tokens or more raises the ``ValueError`` llama-cpp-python raises.
+    """
+
+    def __init__(
+        self,
+        reply: Callable[[str], str] = quote_first_sentence,
+        token_delay: float = 0.0,
+        n_ctx: int = 4096,
+        count: Callable[[str], int] | None = None,
+    ) -> None:
+        self.reply = reply
+        self.token_delay = token_delay
+        self.n_ctx = n_ctx
+        self.count = count or (lambda text: len(text) // 3 + 1)
+        self.prompts: list[tuple[list[dict[str, str]], int]] = []  # (messages, prompt tokens)
+        self.replies: dict[str, str] = {}  # last user message -> full reply
+        self.max_busy = 0
+        self.violations = 0
+        self._busy = 0
+        self._guard = threading.Lock()
+
+    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
+        return [0] * self.count(data.decode("utf-8", "replace"))
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Tokens of a ChatML prompt (Qwen's format): 4 per message plus the contents."""
+        return sum(self.count(m["content"]) + 4 for m in messages) + 3
+
+    def create_chat_completion(
+        self, messages: list[dict[str, str]], stream: bool = False, **params: Any
+    ) -> Any:
+        tokens = self.prompt_tokens(messages)
+        self.prompts.append((messages, tokens))
+        if tokens >= self.n_ctx:
+            raise ValueError(f"Requested tokens ({tokens}) exceed context window of {self.n_ctx}")
+        text = self.reply(messages[-1]["content"])
+        self.replies[messages[-1]["content"]] = text
+        pieces = re.findall(r"\S+\s*", text) or [text]
+        if stream:
+            return self._stream(pieces)
+        with self._using():
+            for _ in pieces:
+                time.sleep(self.token_delay)
+        return {"choices": [{"message": {"role": "assistant", "content": text}}]}
+
+    def _stream(self, pieces: list[str]) -> Iterator[dict[str, Any]]:
+        with self._using():
+            for piece in pieces:
+                time.sleep(self.token_delay)
+                yield {"choices": [{"delta": {"content": piece}}]}
+
+    def _using(self) -> Any:
+        fake = self
+
+        class _Use:
+            def __enter__(self) -> None:
+                with fake._guard:
+                    fake._busy += 1
+                    fake.max_busy = max(fake.max_busy, fake._busy)
+                    if fake._busy > 1:
+                        fake.violations += 1
+                        fake._busy -= 1
+                        raise ConcurrentUseError("llama context used by two requests at once")
+
+            def __exit__(self, *exc: object) -> None:
+                with fake._guard:
+                    fake._busy -= 1
+
+        return _Use()
+
+
+def fake_llama_chat(backend: FakeLlama, max_tokens: int = 256) -> LlamaCppChat:
+    """The real ``LlamaCppChat`` (its lock, streaming, token counting) over a fake backend."""
+    chat = LlamaCppChat(model_path="fake.gguf", n_ctx=backend.n_ctx, max_tokens=max_tokens)
+    chat._llama = backend
+    return chat
+
+
+# ---- the real LLM, loaded once per test session ------------------------------------------------
+
+_REAL: dict[str, Any] = {}
+_REAL_LOCK = threading.Lock()
+
+
+def real_llm() -> LlamaCppChat:
+    """The packaged Qwen2.5 GGUF (shared by every integration test of this session)."""
+    from rag import llm
+    from rag.config import LLMSettings
+
+    with _REAL_LOCK:
+        if "llm" not in _REAL:
+            model = llm.load(LLMSettings())
+            assert isinstance(model, LlamaCppChat)
+            _REAL["llm"] = model
+    return _REAL["llm"]
+
+
+def real_vocab() -> Any:
+    """The packaged GGUF's tokenizer alone (``vocab_only``: no weights are loaded)."""
+    with _REAL_LOCK:
+        if "vocab" not in _REAL:
+            from llama_cpp import Llama
+
+            from rag.models import packaged_gguf_path
+
+            _REAL["vocab"] = Llama(
+                model_path=str(packaged_gguf_path()), vocab_only=True, verbose=False
+            )
+    return _REAL["vocab"]
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+# ---- the command line ---------------------------------------------------------------------------
+
+
+def patch_cli(
+    monkeypatch: Any, embedder: Any, chat: Any = None, lock_timeout: float | None = None
+) -> None:
+    """Make ``rag`` commands use these collaborators (and a short store lock timeout)."""
+    import functools
+
+    import rag.assistant
+    from rag import embed, llm
+
+    def no_llm(settings: Any) -> Any:
+        raise AssertionError("this command must not load the chat model")
+
+    monkeypatch.setattr(embed, "load", lambda settings: embedder)
+    monkeypatch.setattr(llm, "load", (lambda settings: chat) if chat is not None else no_llm)
+    if lock_timeout is not None:
+        monkeypatch.setattr(rag.assistant, "Store", functools.partial(Store, lock_timeout=lock_timeout))
+
+
+def run_cli(*args: str) -> Any:
+    """``rag ARGS`` through click's CliRunner; a crash (not a clean exit) fails the test."""
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        import traceback
+
+        raise AssertionError(
+            "".join(traceback.format_exception(result.exception)) + "\n" + result.output
+        )
+    return result
+
+
+def assert_one_line_error(result: Any, *words: str) -> str:
+    """Exit 1, no traceback, exactly one ``Error:`` line and nothing else on stdout/stderr."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    assert result.output.strip() == errors[0], result.output
+    for word in words:
+        assert word in errors[0], (word, errors[0])
+    return errors[0]

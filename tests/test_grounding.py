@@ -1,0 +1,284 @@
+"""Issue 3: hybrid date-aware retrieval, tight context, verified citations, abstention."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from rag import context, verify
+from rag.answer import SYSTEM_PROMPT
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.retrieve import fuse, is_time_relative
+from rag.types import Hit, Passage
+
+GROUNDING = Path(__file__).parent / "data" / "grounding"
+TODAY = date(2024, 9, 1)
+
+
+class RecordingChatModel(BaseChatModel):
+    """Replies from a script and records every prompt it was given."""
+
+    replies: list[str]
+    prompts: list[list[BaseMessage]] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-fake"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        self.prompts.append(messages)
+        reply = self.replies.pop(0)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+
+@pytest.fixture
+def grounded(settings: Settings, embedder: Any) -> Callable[..., tuple[Assistant, Any]]:
+    def make(*replies: str) -> tuple[Assistant, RecordingChatModel]:
+        llm = RecordingChatModel(replies=list(replies), prompts=[])
+        assistant = Assistant(settings, llm=llm, embedder=embedder)
+        report = assistant.ingest([GROUNDING])
+        assert not report.failed
+        return assistant, llm
+
+    return make
+
+
+def _passage(n: int, text: str, start: int = 0, doc_id: str = "doc") -> Passage:
+    hit = Hit(f"{doc_id}:00000", doc_id, "A title", text, start, start + len(text), 1.0)
+    return Passage(n, hit, text, start, start + len(text))
+
+
+# ---- fusion and dates ----------------------------------------------------------------------
+
+
+def test_fuse_rewards_agreement_and_respects_weights() -> None:
+    fused = dict(fuse([["a", "b", "c"], ["b", "d"]], [1.0, 1.0], k=60))
+    assert max(fused, key=fused.__getitem__) == "b"  # in both lists
+    heavy = fuse([["a", "b"], ["b", "a"]], [3.0, 1.0], k=60)
+    assert heavy[0][0] == "a"
+
+
+@pytest.mark.parametrize(
+    ("question", "relative"),
+    [
+        ("Which team won this week?", True),
+        ("What happened yesterday in Kyiv?", True),
+        ("Who was elected last Friday?", True),
+        ("Why did Ukraine want Patriot systems?", False),
+    ],
+)
+def test_time_relative_questions_are_detected(question: str, relative: bool) -> None:
+    assert is_time_relative(question) is relative
+
+
+def test_keyword_only_article_is_found_by_bm25(grounded: Callable[..., Any]) -> None:
+    assistant, _ = grounded()
+    keyword = assistant.store.bm25_search("ZX-4471", 5)
+    assert keyword and keyword[0][0].startswith("zephyr-valve")
+    hits = assistant.retrieve("Who got ZX-4471?", k=2, today=TODAY)
+    assert hits[0].doc_id.startswith("zephyr-valve")
+
+
+def test_meaning_only_article_is_found_by_dense_search(grounded: Callable[..., Any]) -> None:
+    assistant, _ = grounded()
+    question = "Which crops suffered from drought?"
+    keyword_docs = {cid.split(":")[0] for cid, _ in assistant.store.bm25_search(question, 5)}
+    assert not any(d.startswith("heatwave-crops") for d in keyword_docs)
+    hits = assistant.retrieve(question, k=2, today=TODAY)
+    assert hits[0].doc_id.startswith("heatwave-crops")
+
+
+def test_articles_after_today_and_outside_since_until_are_never_used(
+    grounded: Callable[..., Any],
+) -> None:
+    assistant, _ = grounded()
+    before_heatwave = date(2024, 8, 19)
+    hits = assistant.retrieve("Which crops suffered from drought?", k=6, today=before_heatwave)
+    assert hits and all(h.published and h.published <= before_heatwave for h in hits)
+    since = assistant.retrieve("museum", k=6, today=TODAY, since=date(2024, 5, 4))
+    assert all(h.published and h.published >= date(2024, 5, 4) for h in since)
+
+
+# ---- tight context -------------------------------------------------------------------------
+
+
+def test_context_is_exact_article_slices_within_budget(grounded: Callable[..., Any]) -> None:
+    assistant, _ = grounded()
+    question = "How much did the museum roof repair cost?"
+    hits = assistant.retrieve(question, k=4, today=TODAY)
+    passages = context.build(
+        question, hits, assistant.embedder.encode, assistant._article_text, budget=120
+    )
+    assert passages and sum(context.approx_tokens(p.text) for p in passages) <= 120
+    for p in passages:
+        stored = assistant.store.article(p.hit.doc_id)
+        assert stored is not None and stored.text[p.start : p.end] == p.text
+    assert "1.4 million euros" in passages[0].text  # the sentence with the number comes first
+
+
+# ---- verification --------------------------------------------------------------------------
+
+VALVE = "The contract is worth 3.2 million euros and runs for six years."
+
+
+def test_paraphrase_of_the_passage_is_supported(embedder: Any) -> None:
+    checked = verify.verify(
+        "How much is the valve contract worth?",
+        "The deal is valued at 3.2 million euros [1].",
+        [_passage(1, VALVE)],
+        embedder.encode,
+    )
+    assert checked.grounded and checked.citations[0].supported
+    assert checked.text == "The deal is valued at 3.2 million euros [1]."
+
+
+@pytest.mark.parametrize(
+    "fabricated",
+    [
+        "The contract is worth 4.5 million euros [1].",  # a number the passage does not say
+        "Nordberg Industries won the contract worth 3.2 million euros [1].",  # a name
+    ],
+)
+def test_fabricated_numbers_and_names_are_caught(embedder: Any, fabricated: str) -> None:
+    checked = verify.verify(
+        "Who won the valve contract?", fabricated, [_passage(1, VALVE)], embedder.encode
+    )
+    assert not checked.citations and checked.unsupported and not checked.grounded
+
+
+def test_uncited_supported_sentence_is_attributed_and_quote_is_exact(embedder: Any) -> None:
+    article = "Some intro. " + VALVE + " Another sentence."
+    start = article.index(VALVE)
+    passage = _passage(2, article, 0)
+    checked = verify.verify("How long does the contract run?", "It runs for six years.", [passage],
+                            embedder.encode)  # fmt: skip
+    assert checked.text == "It runs for six years [2]."
+    citation = checked.citations[0]
+    assert (citation.start, citation.end) == (start, start + len(VALVE))
+    assert article[citation.start : citation.end] == citation.quote == VALVE
+
+
+def test_invented_passage_number_is_not_trusted(embedder: Any) -> None:
+    checked = verify.verify(
+        "How much is the contract worth?",
+        "The contract is worth 3.2 million euros [7].",
+        [_passage(1, VALVE)],
+        embedder.encode,
+    )
+    assert [c.n for c in checked.citations] == [1]
+    assert "[7]" not in checked.text
+
+
+def test_a_sentence_that_only_restates_the_question_is_not_an_answer(embedder: Any) -> None:
+    question = "The regional water board awarded a valve contract on Monday. Who won it?"
+    checked = verify.verify(
+        question,
+        "The regional water board awarded a valve contract on Monday [1].",
+        [_passage(1, "The regional water board voted on Monday to award the valve contract.")],
+        embedder.encode,
+    )
+    assert not checked.citations
+
+
+# ---- abstention ----------------------------------------------------------------------------
+
+
+def test_unrelated_question_abstains_before_the_model_with_a_reason(
+    grounded: Callable[..., Any],
+) -> None:
+    assistant, llm = grounded()  # no replies: calling the model would fail
+    ans = assistant.ask("What is the capital of Mongolia's neighbouring moon base?", today=TODAY)
+    assert ans.abstained and "similarity" in (ans.abstain_reason or "")
+    assert not llm.prompts
+
+
+def test_model_refusal_abstains(grounded: Callable[..., Any]) -> None:
+    assistant, _ = grounded("The articles don't say.")
+    ans = assistant.ask("How much did the museum roof repair cost?", today=TODAY)
+    assert ans.abstained and "model" in (ans.abstain_reason or "")
+
+
+def test_answer_with_no_supported_sentence_abstains_and_reports_it(
+    grounded: Callable[..., Any],
+) -> None:
+    assistant, _ = grounded("The repair cost 9.9 million dollars, paid by Globex Corp [1].")
+    ans = assistant.ask("How much did the museum roof repair cost?", today=TODAY)
+    assert ans.abstained and not ans.citations and ans.grounded is False
+    assert ans.unsupported and "supported" in (ans.abstain_reason or "")
+
+
+def test_supported_answer_keeps_only_supported_sentences(grounded: Callable[..., Any]) -> None:
+    assistant, _ = grounded(
+        "The repair cost 1.4 million euros [1]. It was paid for by Globex Corp [1]."
+    )
+    ans = assistant.ask("How much did the museum roof repair cost?", today=TODAY)
+    assert not ans.abstained and ans.grounded is False
+    assert "1.4 million euros" in ans.text and "Globex" not in ans.text
+    assert ans.unsupported == ["It was paid for by Globex Corp."]
+    assert ans.citations[0].doc_id.startswith("museum-roof") and ans.citations[0].supported
+
+
+# ---- injection and follow-ups --------------------------------------------------------------
+
+
+def test_article_text_cannot_change_the_instructions(grounded: Callable[..., Any]) -> None:
+    assistant, llm = grounded("The museum shop sells postcards and guidebooks [1].")
+    assistant.ask("What does the museum shop sell?", today=TODAY)
+    system, human = llm.prompts[0]
+    assert system.content == SYSTEM_PROMPT  # fixed, whatever the articles say
+    body = str(human.content)
+    fenced = [part.split("</passage>")[0] for part in body.split("<passage")[1:]]
+    outside = "".join(part.split("</passage>")[-1] for part in body.split("<passage"))
+    assert any("attacker.example" in part for part in fenced)  # shown to the model ...
+    assert "attacker.example" not in outside  # ... only as fenced data
+
+
+def test_follow_up_is_condensed_before_retrieval(grounded: Callable[..., Any]) -> None:
+    assistant, llm = grounded(
+        "How much did the museum roof repair cost?",  # the condensing call
+        "The repair cost 1.4 million euros [1].",
+    )
+    history = [("When did the city museum reopen?", "It reopened on Saturday [1].")]
+    ans = assistant.ask("And how much did the repair cost?", history=history, today=TODAY)
+    assert ans.standalone_question == "How much did the museum roof repair cost?"
+    assert "When did the city museum reopen?" in str(llm.prompts[0][-1].content)
+    assert not ans.abstained and ans.citations[0].doc_id.startswith("museum-roof")
+
+
+def test_no_history_means_no_condensing_call(grounded: Callable[..., Any]) -> None:
+    assistant, llm = grounded("The repair cost 1.4 million euros [1].")
+    ans = assistant.ask("How much did the museum roof repair cost?", today=TODAY)
+    assert len(llm.prompts) == 1 and ans.standalone_question is None
+
+
+def test_a_wrongly_cited_passage_is_replaced_by_the_one_that_supports_the_claim(
+    embedder: Any,
+) -> None:
+    seed = next((Path(__file__).parents[1] / "seeds").glob("*.txt")).read_text()
+    right = seed.index("Ukraine has been asking Washington")
+    right_end = seed.index("\n", right)
+    wrong = seed.index("Trump spoke with German Chancellor")
+    wrong_end = seed.index("\n\n", seed.index("The two leaders discussed"))
+    passages = [
+        _passage(1, seed[right:right_end], right, "seed"),
+        _passage(2, seed[wrong:wrong_end], wrong, "seed"),
+    ]
+    checked = verify.verify(
+        "Why did Ukraine want Patriot systems?",
+        "Ukraine wanted Patriot systems to defend its cities from intensifying Russian air "
+        "strikes [2].",
+        passages,
+        embedder.encode,
+    )
+    assert [c.n for c in checked.citations] == [1]
+    assert "defending its cities from intensifying Russian air strikes" in checked.citations[0].quote
