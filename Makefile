@@ -30,6 +30,7 @@ run: $(VENV)/.installed
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
+	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

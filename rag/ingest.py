@@ -30,11 +30,16 @@ RECORD_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"}
 DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 
-# Invisible characters that change how text reads without being seen (zero-width, bidi).
+# Invisible characters that change how text reads without being seen: zero-width, every
+# bidi control (the "Trojan Source" set, with U+061C), invisible operators, and the tag
+# characters U+E0000-E007F, which spell hidden ASCII that a model can read ("ASCII smuggling").
 _INVISIBLE = dict.fromkeys(
-    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x200E, 0x200F]
+    [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD, 0x200E, 0x200F, 0x061C, 0x180E]
     + list(range(0x202A, 0x202F))
-    + list(range(0x2066, 0x206A))
+    + list(range(0x2061, 0x2065))
+    + list(range(0x2066, 0x2070))
+    + list(range(0xFFF9, 0xFFFC))
+    + list(range(0xE0000, 0xE0080))
 )
 _DATE_LINE = re.compile(
     r"^\s*(?:date|published|dated?|posted)?\s*[:\-]?\s*"
@@ -182,7 +187,9 @@ def _looks_like_title(line: str, lines: list[str], i: int) -> bool:
 def _load_html(path: Path, raw: str) -> Article:
     import trafilatura  # heavy import; only needed for HTML
 
-    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    doc = trafilatura.bare_extraction(
+        _without_hidden(raw), with_metadata=True, include_comments=False
+    )
     meta = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     text = clean_text(meta.get("text") or "")
     url = meta.get("url")
@@ -196,13 +203,41 @@ def _load_html(path: Path, raw: str) -> Article:
     )
 
 
+_STYLE = "translate(@style, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ ', 'abcdefghijklmnopqrstuvwxyz')"
+_HIDDEN_XPATH = (
+    f"//template | //*[@hidden] | //*[contains({_STYLE}, 'display:none')]"
+    f" | //*[contains({_STYLE}, 'visibility:hidden')]"
+)
+
+
+def _without_hidden(raw: str) -> str:
+    """The page without what a browser never shows: ``<template>``, ``hidden``, hidden styles.
+
+    trafilatura drops scripts, but keeps ``<template>`` and ``hidden`` elements, and its
+    fallback extractors keep ``display:none`` blocks too; hidden text is where a hostile page
+    puts instructions for the model.
+    """
+    if "<template" not in raw.lower() and "hidden" not in raw.lower():
+        return raw
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.document_fromstring(raw)
+    except (ValueError, etree.ParserError):  # let trafilatura deal with what lxml rejects
+        return raw
+    for element in tree.xpath(_HIDDEN_XPATH):
+        element.drop_tree()
+    return lxml_html.tostring(tree, encoding="unicode")
+
+
 def _load_pdf(path: Path) -> Article:
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(path)
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info: Any = reader.metadata or {}
     except OSError:
         raise
     except Exception as ex:  # a corrupt PDF can make pypdf raise almost anything
@@ -226,7 +261,7 @@ def _load_records(path: Path) -> Iterator[Article | LoadFailure]:
         except json.JSONDecodeError as ex:
             raise _Unreadable(f"invalid JSON: {ex.msg} (line {ex.lineno})") from ex
         numbered = enumerate(data if isinstance(data, list) else [data], 1)
-        records = ((f"{path}[{i}]", rec) for i, rec in numbered)
+        records: Iterator[tuple[str, Any]] = ((f"{path}[{i}]", rec) for i, rec in numbered)
     else:
         records = _jsonl(path, raw)
     for where, record in records:

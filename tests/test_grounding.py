@@ -281,4 +281,5 @@ def test_a_wrongly_cited_passage_is_replaced_by_the_one_that_supports_the_claim(
         embedder.encode,
     )
     assert [c.n for c in checked.citations] == [1]
-    assert "defending its cities from intensifying Russian air strikes" in checked.citations[0].quote
+    quote = checked.citations[0].quote
+    assert "defending its cities from intensifying Russian air strikes" in quote

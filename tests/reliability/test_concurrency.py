@@ -146,7 +146,7 @@ def test_without_the_lock_the_fake_context_is_corrupted(assistant, backend):
 
 @pytest.mark.integration
 def test_real_llama_serialises_concurrent_questions(tmp_path, monkeypatch):
-    model = real_llm().model_copy(update={"max_tokens": 64})
+    model = real_llm().model_copy(update={"max_tokens": 48})
     llama = model.llama
     busy, overlaps, calls = [0], [0], [0]
     guard = threading.Lock()
@@ -177,7 +177,7 @@ def test_real_llama_serialises_concurrent_questions(tmp_path, monkeypatch):
 
     monkeypatch.setattr(llama, "create_chat_completion", traced)
     settings = Settings.from_toml(
-        DEFAULT_CONFIG, store=StoreSettings(path=tmp_path / "store"), answer={"context_tokens": 400}
+        DEFAULT_CONFIG, store=StoreSettings(path=tmp_path / "store"), answer={"context_tokens": 250}
     )
     assistant = Assistant(settings, llm=model)
     assert assistant.ingest([SEEDS]).added
