@@ -19,7 +19,7 @@ from rag import answer, chunk, context, embed, llm, retrieve, verify
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.ingest import LoadFailure, iter_load
-from rag.store import Store
+from rag.store import Store, query_terms
 from rag.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport, Token
 
 logger = logging.getLogger(__name__)
@@ -225,10 +225,11 @@ class Assistant:
 
         best = max((h.dense or 0.0 for h in hits), default=0.0)
         if not hits or best < self.settings.retrieve.min_score:
+            looked_for = ", ".join(query_terms(search_for)[:8])
             reason = (
-                "no article matched the question" if not hits else
-                f"no passage is close enough to the question (best similarity {best:.2f} < "
-                f"{self.settings.retrieve.min_score:.2f})"
+                f"no article matched the question (searched for: {looked_for})" if not hits else
+                f"no passage is close enough to the question (best similarity {best:.2f}, "
+                f"needed {self.settings.retrieve.min_score:.2f}; searched for: {looked_for})"
             )  # fmt: skip
             yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason)
             return
@@ -255,11 +256,13 @@ class Assistant:
             return
         checked = verify.verify(search_for, raw, passages, self.embedder.encode)
         if not checked.citations:
-            yield finish(
-                text=answer.ABSTAIN_TEXT, abstained=True, unsupported=checked.unsupported,
-                grounded=False, abstain_reason="no sentence of the model's answer is supported "
-                "by the retrieved passages",
-            )  # fmt: skip
+            reason = (
+                "no sentence of the model's answer is supported by the retrieved passages"
+                if checked.unsupported or not checked.restated
+                else "the model only restated the question"
+            )
+            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason,
+                         unsupported=checked.unsupported, grounded=False)  # fmt: skip
             return
         yield finish(text=checked.text, citations=checked.citations, grounded=checked.grounded,
                      unsupported=checked.unsupported)  # fmt: skip
@@ -277,9 +280,9 @@ class Assistant:
         return stored.text if stored else None
 
     def _count_tokens(self, text: str) -> int:
-        counter = getattr(self.llm, "get_num_tokens", None)
-        if isinstance(self._llm, llm.LlamaCppChat) and counter:
-            return int(counter(text))
+        """The LLM's own token count when we run it; a conservative estimate otherwise."""
+        if isinstance(self._llm, llm.LlamaCppChat):
+            return self._llm.get_num_tokens(text)
         return context.approx_tokens(text)
 
 

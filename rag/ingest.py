@@ -7,6 +7,7 @@ cannot be read becomes a ``LoadFailure`` with a reason; the rest of the batch go
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
@@ -151,6 +152,11 @@ def _check(article: Article, path: Path) -> Article:
 
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Windows "Unicode" text
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as ex:
+            raise _Unreadable(f"not valid UTF-16 (byte {ex.start})") from ex
     if b"\x00" in data[:8192]:
         raise _Unreadable("binary file (contains NUL bytes)")
     try:
@@ -292,7 +298,9 @@ def _record_article(record: Any, path: Path) -> Article:
     if not text:
         raise _Unreadable("record has no 'text'")
     url = record.get("url") or None
-    doc_id = str(record.get("doc_id") or record.get("id") or "") or None
+    # Ids are shown by `rag list` and typed into `rag delete`: no control, invisible or
+    # bidi characters, no line breaks.
+    doc_id = " ".join(clean_text(str(record.get("doc_id") or record.get("id") or "")).split())
     title = clean_text(str(record.get("title") or "")).strip() or text.split("\n", 1)[0][:120]
     return Article(
         doc_id or make_doc_id(url=url or hashlib.sha1(text.encode()).hexdigest(), path=path),

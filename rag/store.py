@@ -23,13 +23,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from rag.errors import RagError, StoreLockedError
 from rag.types import Article, ArticleInfo, Chunk, Hit
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Where
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +127,7 @@ class Store:
     def _sqlite_data_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
-    def _chroma(self) -> Any:
+    def _chroma(self) -> Collection:
         """The Chroma collection, reopened if another process wrote since we last looked.
 
         Chroma keeps its vector index in memory and does not re-read what another process
@@ -177,7 +181,7 @@ class Store:
     def put(
         self,
         items: Sequence[tuple[Article, str, Sequence[Chunk]]],
-        vectors: Sequence[Sequence[float]],
+        vectors: Sequence[Sequence[float]] | np.ndarray,
     ) -> None:
         """Replace each article (with its content hash and chunks) by the given version.
 
@@ -237,7 +241,8 @@ class Store:
         with self._lock:
             collection = self._chroma()
             for i in range(0, len(doc_ids), 100):
-                collection.delete(where={"doc_id": {"$in": list(doc_ids[i : i + 100])}})
+                where = cast("Where", {"doc_id": {"$in": list(doc_ids[i : i + 100])}})
+                collection.delete(where=where)
 
     def _delete_rows(self, doc_ids: Sequence[str]) -> None:
         params = [(d,) for d in doc_ids]
@@ -300,9 +305,11 @@ class Store:
                 return []
             result = self._chroma().query(
                 query_embeddings=np.asarray([vector], dtype=np.float32), n_results=min(n, total),
-                where=where, include=["distances"],
+                where=cast("Where | None", where), include=["distances"],
             )  # fmt: skip
-        return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+        distances = result["distances"]
+        assert distances is not None  # asked for with include=["distances"]
+        return [(i, 1.0 - d) for i, d in zip(result["ids"][0], distances[0], strict=True)]
 
     def bm25_search(
         self, query: str, n: int, since: date | None = None, until: date | None = None

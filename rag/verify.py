@@ -27,7 +27,7 @@ SEMANTIC_THRESHOLD = 0.55  # a sentence this close in meaning to a passage sente
 LEXICAL_THRESHOLD = 0.5  # ... or when this share of its new content words is in the passage
 FACT_SEMANTIC_FLOOR = 0.3  # a sentence whose new names/numbers are all in the passage needs less
 REATTRIBUTE = 0.1  # a cited passage this much less supportive than another is replaced by it
-RESTATEMENT = 0.85  # a sentence whose words are this much the question's own adds nothing
+RESTATEMENT = 1.0  # a sentence made only of the question's own words adds nothing
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
@@ -51,6 +51,7 @@ class Verified:
     text: str
     citations: list[Citation]
     unsupported: list[str]
+    restated: list[str]
 
     @property
     def grounded(self) -> bool:
@@ -63,7 +64,7 @@ def verify(question: str, text: str, passages: Sequence[Passage], encode: Encode
     by_n = {p.n: p for p in passages}
     pieces = _sentences_with_markers(text)
     if not pieces or not passages:
-        return Verified("", [], [s for s, _ in pieces])
+        return Verified("", [], [s for s, _ in pieces], [])
     units = {p.n: _passage_sentences(p) for p in passages}
     claims = [claim for claim, _ in pieces]
     flat = [(n, s, e, body) for n, sents in units.items() for s, e, body in sents]
@@ -73,9 +74,11 @@ def verify(question: str, text: str, passages: Sequence[Passage], encode: Encode
 
     kept: list[str] = []
     unsupported: list[str] = []
+    restated: list[str] = []
     best_support: dict[int, tuple[float, tuple[int, int]]] = {}
     for i, (claim, markers) in enumerate(pieces):
         if is_restatement(claim, question):
+            restated.append(claim)
             continue
         verdict = _judge(question, claim, markers, by_n, flat, sims[i])
         if not verdict.cited:
@@ -98,7 +101,7 @@ def verify(question: str, text: str, passages: Sequence[Passage], encode: Encode
                 support=round(support, 3),
             )
         )
-    return Verified(" ".join(kept), citations, unsupported)
+    return Verified(" ".join(kept), citations, unsupported, restated)
 
 
 def _judge(

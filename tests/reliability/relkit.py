@@ -51,7 +51,9 @@ class _TokenizerAdapter:
 
     def __call__(self, texts: Any, add_special_tokens: bool = True, **_: Any) -> dict[str, Any]:
         single = isinstance(texts, str)
-        batch = self._tok.encode_batch([texts] if single else list(texts), add_special_tokens)
+        batch = self._tok.encode_batch(
+            [texts] if single else list(texts), add_special_tokens=add_special_tokens
+        )
         out = {
             "input_ids": [e.ids for e in batch],
             "offset_mapping": [e.offsets for e in batch],
