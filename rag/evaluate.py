@@ -239,8 +239,9 @@ def select(
 def normalize(text: str) -> str:
     """Lowercase; drop punctuation and the articles a/an/the; collapse whitespace.
 
-    ``[n]`` citation markers go. Apostrophes and the dots of abbreviations are deleted
-    (``Biden's`` = ``bidens``, ``U.S.`` = ``us``), thousands separators too (``1,000`` =
+    ``[n]`` citation markers go, and so does a possessive ``'s`` (``Italy's`` = ``italy``:
+    "Italy's new prime minister" answers "Italy"). Other apostrophes and the dots of
+    abbreviations are deleted (``O'Neill`` = ``oneill``, ``U.S.`` = ``us``), thousands separators too (``1,000`` =
     ``1000``); a decimal point stays (``1.5`` != ``15``); other punctuation separates words
     (``state-run`` = ``state run``, ``Ruiz.[1]`` = ``ruiz``).
 
@@ -249,6 +250,7 @@ def normalize(text: str) -> str:
         'us spent $1200.5 on state run moonshot'
     """
     text = unicodedata.normalize("NFKC", _MARKERS.sub(" ", text)).casefold()
+    text = _POSSESSIVE.sub("", text)
     out: list[str] = []
     for i, ch in enumerate(text):
         if not unicodedata.category(ch).startswith("P"):
@@ -269,6 +271,7 @@ def normalize(text: str) -> str:
 
 _MARKERS = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
 _APOSTROPHES = frozenset("'’ʼ`")
+_POSSESSIVE = re.compile(r"(?<=\w)['’ʼ]s\b")
 
 
 def _abbreviation(text: str, i: int) -> bool:

@@ -207,7 +207,13 @@ _QUESTION = re.compile(r"Question: (.*)\nAnswer:\s*$", re.S)
 
 
 def quote_first_sentence(prompt: str) -> str:
-    """The default reply: the first sentence of passage 1, cited."""
+    """The default reply: the first sentence of passage 1, cited.
+
+    To a condense prompt (a follow-up), it answers with the conversation's last user question.
+    """
+    if prompt.rstrip().endswith("Standalone question:"):
+        users = re.findall(r"^User: (.*)$", prompt, re.M)
+        return users[-1] if users else "What happened?"
     passages = _PASSAGE.findall(prompt)
     if not passages:
         return "The articles don't say."
