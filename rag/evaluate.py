@@ -241,9 +241,9 @@ def normalize(text: str) -> str:
 
     ``[n]`` citation markers go, and so does a possessive ``'s`` (``Italy's`` = ``italy``:
     "Italy's new prime minister" answers "Italy"). Other apostrophes and the dots of
-    abbreviations are deleted (``O'Neill`` = ``oneill``, ``U.S.`` = ``us``), thousands separators too (``1,000`` =
-    ``1000``); a decimal point stays (``1.5`` != ``15``); other punctuation separates words
-    (``state-run`` = ``state run``, ``Ruiz.[1]`` = ``ruiz``).
+    abbreviations are deleted (``O'Neill`` = ``oneill``, ``U.S.`` = ``us``), thousands
+    separators too (``1,000`` = ``1000``); a decimal point stays (``1.5`` != ``15``); other
+    punctuation separates words (``state-run`` = ``state run``, ``Ruiz.[1]`` = ``ruiz``).
 
     Example:
         >>> normalize("The U.S. spent $1,200.5 on a state-run “moonshot” [2].")
