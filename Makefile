@@ -35,15 +35,27 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# Every check runs, then the target fails if any did. The dependency audit runs pip-audit and
+# checks offline (tests/security/advisories.json) what pip-audit cannot reach.
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/python tests/security/dep_audit.py || status=1; \
+	exit $$status
+
+# The full-size reliability and security tests: crash/restart at scale with the real embedding
+# model, 2,000-question and real-LLM soaks, six real-model injection questions (slow).
+stress: $(VENV)/.installed-dev
+	NEWSQA_STRESS=1 $(BIN)/pytest tests/reliability tests/security -ra
 
 bench: $(VENV)/.installed-dev
+	# Each prints a table and writes bench/results/<name>.json (+ .png). Run on a quiet machine.
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/answer.py
+	$(BIN)/python bench/footprint.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -106,7 +106,7 @@ class Assistant:
         pending: list[tuple[Article, str, list[Chunk]]] = []
         seen: set[str] = set()
         bar = tqdm(desc="ingest", unit=" articles", disable=not progress)
-        for item in iter_load(paths):
+        for item in iter_load(paths, max_file_bytes=self.settings.ingest.max_file_bytes):
             bar.update()
             if isinstance(item, LoadFailure):
                 logger.warning("skipped %s: %s", item.path, item.reason)
@@ -175,6 +175,7 @@ class Assistant:
         until: date | None = None,
     ) -> list[Hit]:
         """The best chunks for ``question`` (no LLM call)."""
+        question = _validated(question)
         today = today or date.today()
         until = min(until, today) if until else today
         return retrieve.search(

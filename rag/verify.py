@@ -30,6 +30,10 @@ REATTRIBUTE = 0.1  # a cited passage this much less supportive than another is r
 RESTATEMENT = 1.0  # a sentence made only of the question's own words adds nothing
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*[^\]\d][^\]]*)\]\([^)]*\)")
+_TAG = re.compile(r"<[^>]{0,500}>")
+_URL = re.compile(r"\b(?:https?|javascript|data|ftp):\S+", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
 _NUMBER_WORDS = {"percent": "%", "per cent": "%"}
 
@@ -62,7 +66,7 @@ class Verified:
 def verify(question: str, text: str, passages: Sequence[Passage], encode: Encoder) -> Verified:
     """Keep the sentences a passage supports, each with its markers; drop the rest."""
     by_n = {p.n: p for p in passages}
-    pieces = _sentences_with_markers(text)
+    pieces = _sentences_with_markers(strip_markup(text))
     if not pieces or not passages:
         return Verified("", [], [s for s, _ in pieces], [])
     units = {p.n: _passage_sentences(p) for p in passages}
@@ -141,6 +145,18 @@ def _judge(
     if not cited:
         cited = [max(supporting, key=lambda n: supporting[n][0])]
     return Verdict(claim, tuple(cited), best, {n: supporting[n][1] for n in cited})
+
+
+def strip_markup(text: str) -> str:
+    """Plain text: no images, no link targets, no HTML tags, no bare URLs.
+
+    An answer is prose with ``[n]`` markers. Anything else the model writes (often because an
+    article told it to) could load a remote image or carry data out through a link.
+    """
+    text = _IMAGE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _TAG.sub("", text)
+    return _URL.sub("", text)
 
 
 def _with_markers(claim: str, cited: Sequence[int]) -> str:

@@ -145,3 +145,42 @@ def test_sigkill_during_ingest_then_rerun_converges(tmp_path, request):
         assert store.chunk_ids() == store.vector_ids() == expected
     finally:
         store.close()
+
+
+class _FailingEmbedder(KeywordEmbedder):
+    """Fails on its n-th batch, like an out-of-memory error in the middle of an ingest."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+
+    def encode(self, texts, batch_size=None):  # type: ignore[no-untyped-def]
+        if self.calls + 1 == self.fail_at:
+            self.calls += 1
+            raise MemoryError("simulated failure while embedding")
+        return super().encode(texts, batch_size)
+
+
+def test_exception_in_the_middle_of_an_ingest_leaves_a_consistent_store(tmp_path, monkeypatch):
+    import rag.assistant
+
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, 40)
+    monkeypatch.setattr(rag.assistant, "_INGEST_BATCH_CHUNKS", 32)
+    settings = Settings(store=StoreSettings(path=tmp_path / "store"))
+    store = Store(settings.store_path)
+    failing = Assistant(settings, embedder=_FailingEmbedder(fail_at=3), store=store)  # type: ignore[arg-type]
+
+    with pytest.raises(MemoryError):
+        failing.ingest([corpus])
+
+    committed = store.chunk_ids()
+    assert 0 < len(committed) < len(expected_chunk_ids([corpus], KeywordEmbedder()))
+    assert_store_consistent(store)
+    report = Assistant(settings, embedder=KeywordEmbedder(), store=store).ingest([corpus])  # type: ignore[arg-type]
+    assert report.unchanged and not report.failed
+    assert (
+        store.chunk_ids() == store.vector_ids() == expected_chunk_ids([corpus], KeywordEmbedder())
+    )
+    assert_store_consistent(store)
+    store.close()

@@ -54,7 +54,10 @@ def _snapshot(assistant: Assistant) -> dict[str, Any]:
         "chroma": sorted(
             (i, d, tuple(sorted(m.items())), tuple(np.round(e, 6)))
             for i, d, m, e in zip(
-                chroma["ids"], chroma["documents"], chroma["metadatas"], chroma["embeddings"],
+                chroma["ids"],
+                chroma["documents"],
+                chroma["metadatas"],
+                chroma["embeddings"],
                 strict=True,
             )
         ),  # fmt: skip
@@ -102,7 +105,9 @@ def test_edited_article_replaces_its_chunks_in_chroma_and_fts(assistant, tmp_pat
     assert 0 < len(new_ids) < len(old_ids)
     assert store.chunk_ids() == store.vector_ids() == others | new_ids
     assert store.bm25_search("zorblaxian", 5) == []
-    assert [c for c, _ in store.bm25_search("quillfeather", 5)] == [f"{doc_id}:{len(new_ids) - 1:05d}"]
+    assert [c for c, _ in store.bm25_search("quillfeather", 5)] == [
+        f"{doc_id}:{len(new_ids) - 1:05d}"
+    ]
     with store._lock:
         docs = store._chroma().get(where={"doc_id": doc_id}, include=["documents"])["documents"]
     assert docs and not any("zorblaxian" in d for d in docs)

@@ -1,4 +1,4 @@
-"""The security tests share their helpers with the reliability tests (tests/reliability/relkit.py)."""
+"""The security tests share helpers with the reliability tests: tests/reliability/relkit.py."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from datetime import date
-from pathlib import Path
 
 import pytest
 from relkit import (
@@ -63,7 +62,8 @@ HOSTILE_HTML = """<!DOCTYPE html>
 <p onclick="alert('p-handler')">The city council approved the 2025 budget on Tuesday by 31
 votes to 12, after a debate that lasted nine hours.</p>
 <img src="x.png" onerror="fetch('https://attacker.example/img')">
-<p>The budget raises spending on schools by 4 percent. <a href="javascript:alert('link')">More</a></p>
+<p>The budget raises spending on schools by 4 percent.
+<a href="javascript:alert('link')">More</a></p>
 <script>document.write('<p>INJECTED-BY-SCRIPT paragraph</p>')</script>
 <noscript>NOSCRIPT-TEXT please enable javascript</noscript>
 <iframe src="https://attacker.example/frame">IFRAME-TEXT</iframe>
@@ -184,11 +184,6 @@ def test_size_limit_is_a_setting():
     assert small.ingest.max_file_bytes == 512 * 1024
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Assistant.ingest calls iter_load(paths) without max_file_bytes, so "
-    "[ingest] max_file_mb is ignored (rag/assistant.py)",
-)
 def test_assistant_honours_the_configured_size_limit(tmp_path):
     settings = Settings(
         store=StoreSettings(path=tmp_path / "store"), ingest=IngestSettings(max_file_mb=0.001)
@@ -224,7 +219,10 @@ def test_invisible_and_bidi_characters_are_normalised_away(assistant, tmp_path, 
         return word[0] + INVISIBLE + word[1:]
 
     title = f"{spiked('Lighthouse')} keeper {spiked('retires')}"
-    body = f"The {spiked('lighthouse')} keeper retired on Friday after 40 years of {spiked('service')}."
+    body = (
+        f"The {spiked('lighthouse')} keeper retired on Friday after 40 years of "
+        f"{spiked('service')}."
+    )
     if kind == "markdown":
         path = tmp_path / "keeper.md"
         path.write_text(f"# {title}\n2024-03-01\n\n{body}\n")
@@ -290,7 +288,9 @@ def test_one_megabyte_single_line_is_chunked_within_the_model_limit(assistant, t
     assert len(rows) == report.chunks > 1000
     for text, start, end in rows:
         assert stored.text[start:end] == text
-    lengths = [len(ids) for ids in tokenizer([r[0] for r in rows], add_special_tokens=False)["input_ids"]]
+    lengths = [
+        len(ids) for ids in tokenizer([r[0] for r in rows], add_special_tokens=False)["input_ids"]
+    ]
     assert max(lengths) <= 256  # all-MiniLM-L6-v2 reads at most 256 word pieces
     assert_store_consistent(assistant.store)
 
@@ -301,8 +301,11 @@ def test_dot_dot_paths_and_ids_write_nothing_outside_the_store(assistant, tmp_pa
     monkeypatch.chdir(work)
     records = tmp_path / "records.jsonl"
     ids = ["../../x", "/etc/passwd", "..\\..\\windows", "a/../../../b"]
-    records.write_text("".join(json.dumps({"doc_id": d, "title": f"Story {i}",
-                       "text": f"Story number {i} happened."}) + "\n" for i, d in enumerate(ids)))  # fmt: skip
+    lines = [
+        json.dumps({"doc_id": d, "title": f"Story {i}", "text": f"Story number {i} happened."})
+        for i, d in enumerate(ids)
+    ]
+    records.write_text("\n".join(lines) + "\n")
     before = {p for p in tmp_path.rglob("*") if "store" not in p.parts}
     store = str(assistant.store.path)
     patch_cli(monkeypatch, KeywordEmbedder())
@@ -313,8 +316,8 @@ def test_dot_dot_paths_and_ids_write_nothing_outside_the_store(assistant, tmp_pa
     assert sorted(json.loads(added.stdout)["added"]) == sorted(ids)
 
     assert {p for p in tmp_path.rglob("*") if "store" not in p.parts} == before
-    assert {p.name for p in assistant.store.path.iterdir()} <= {
-        "chroma", "index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm", "write.lock"}  # fmt: skip
+    allowed = {"chroma", "index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm", "write.lock"}
+    assert {p.name for p in assistant.store.path.iterdir()} <= allowed
     listed = {a["doc_id"] for a in json.loads(run_cli("list", "--json", "--store", store).stdout)}
     assert set(ids) <= listed
     assert run_cli("delete", "../../x", "--store", store).output.strip() == "deleted ../../x"
@@ -351,11 +354,6 @@ def test_cli_bad_question_is_a_one_line_error(assistant, monkeypatch, name):
     assert_one_line_error(result, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Assistant.retrieve (rag search) does not validate the query: an empty or "
-    "10,000-character query returns hits instead of a clear error (rag/assistant.py)",
-)
 @pytest.mark.parametrize("name", ["empty", "10,000 characters"])
 def test_cli_search_with_a_bad_query_is_a_one_line_error(assistant, monkeypatch, name):
     question, message = BAD_QUESTIONS[name]
