@@ -44,16 +44,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEV_CORPUS, help="JSONL articles.")
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS,
-                        help="Gold questions for retrieval hit@4 (skipped if missing).")  # fmt: skip
+                        help="Gold questions for hit@4 (skipped if missing).")  # fmt: skip
     parser.add_argument("--limit", type=int, help="Only the first N articles of the corpus.")
     parser.add_argument("--batch-sizes", default="16,32,64,128", help="Batch sizes to sweep.")
-    parser.add_argument("--sweep-sample", type=int, default=384,
-                        help="Chunk texts used for the batch-size sweep and the alternatives.")
+    parser.add_argument(
+        "--sweep-sample",
+        type=int,
+        default=384,
+        help="Chunk texts used for the batch-size sweep and the alternatives.",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="Interleaved rounds per sweep.")
-    parser.add_argument("--no-experiments", action="store_true",
-                        help="Skip the alternative backends.")
-    parser.add_argument("--hit-all", action="store_true",
-                        help="Measure hit@4 of every alternative, even slower ones.")
+    parser.add_argument(
+        "--no-experiments", action="store_true", help="Skip the alternative backends."
+    )
+    parser.add_argument(
+        "--hit-all",
+        action="store_true",
+        help="Measure hit@4 of every alternative, even slower ones.",
+    )
     parser.add_argument("--out-dir", type=Path, help="Results folder (default bench/results).")
     args = parser.parse_args(argv)
 
@@ -139,9 +147,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     limit_cps = n_chunks / limit_s
     ingest_cps = n_chunks / ingest_s
     results: dict[str, Any] = {
-        "corpus": {"articles": len(articles), "load_failures": len(failures), "chunks": n_chunks,
-                   "text_mb": round(text_mb, 3), "tokens_mean": statistics.fmean(tokens),
-                   "tokens_max": max(tokens)},  # fmt: skip
+        "corpus": {
+            "articles": len(articles),
+            "load_failures": len(failures),
+            "chunks": n_chunks,
+            "text_mb": round(text_mb, 3),
+            "tokens_mean": statistics.fmean(tokens),
+            "tokens_max": max(tokens),
+        },  # fmt: skip
         "model_load_s": load_model_s,
         "torch_threads": threads,
         "batch_size_sweep": {
@@ -149,15 +162,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "chunks_per_s": {str(bs): v for bs, v in sweep.items()},
             "best_batch_size": best_bs,
         },
-        "limit": {"batch_size": best_bs, "seconds_before": limit_before,
-                  "seconds_after": limit_after, "chunks_per_s": limit_cps,
-                  "mb_per_s": text_mb / limit_s},  # fmt: skip
-        "ingest": {"seconds": ingest_s, "chunks_per_s": ingest_cps, "mb_per_s": text_mb / ingest_s,
-                   "report": report.to_dict() if hasattr(report, "to_dict") else str(report)},
-        "breakdown_s": {"load": load_s, "chunk": chunk_s,
-                        f"encode_bs{settings.embed.batch_size}": encode_default_s,
-                        "store_put": put_s,
-                        "sum": load_s + chunk_s + encode_default_s + put_s},  # fmt: skip
+        "limit": {
+            "batch_size": best_bs,
+            "seconds_before": limit_before,
+            "seconds_after": limit_after,
+            "chunks_per_s": limit_cps,
+            "mb_per_s": text_mb / limit_s,
+        },  # fmt: skip
+        "ingest": {
+            "seconds": ingest_s,
+            "chunks_per_s": ingest_cps,
+            "mb_per_s": text_mb / ingest_s,
+            "report": report.to_dict() if hasattr(report, "to_dict") else str(report),
+        },
+        "breakdown_s": {
+            "load": load_s,
+            "chunk": chunk_s,
+            f"encode_bs{settings.embed.batch_size}": encode_default_s,
+            "store_put": put_s,
+            "sum": load_s + chunk_s + encode_default_s + put_s,
+        },  # fmt: skip
         "retrieval_hit_at_4": {"questions": len(questions), "torch": hit_torch},
         "target": gate(ingest_cps / limit_cps, TARGET_RATIO, higher_is_better=True)
         | {"what": "ingest chunks/s >= 0.85 x limit chunks/s"},
@@ -225,8 +249,8 @@ def _alternatives(
 ) -> dict[str, Any]:  # fmt: skip
     """Each alternative timed against torch on ``sample``, interleaved, three rounds."""
     import numpy as np
-
     from alt_embedders import alternatives
+
     from rag.assistant import Assistant
 
     out: dict[str, Any] = {}
@@ -253,7 +277,8 @@ def _alternatives(
         speedup = statistics.median(alt_cps) / statistics.median(torch_cps)
         row: dict[str, Any] = {
             "chunks_per_s": alt_cps, "torch_chunks_per_s": torch_cps, "speedup": speedup,
-            "cosine_to_torch_min": float(cosine.min()), "cosine_to_torch_mean": float(cosine.mean()),
+            "cosine_to_torch_min": float(cosine.min()),
+            "cosine_to_torch_mean": float(cosine.mean()),
         }  # fmt: skip
         if (speedup > 1.0 or hit_all) and questions:
             store = work / f"alt-{len(out)}"
@@ -299,8 +324,10 @@ def _plot(results: dict[str, Any], path: Path) -> None:
 
 def _print(results: dict[str, Any], path: Path) -> None:
     c = results["corpus"]
-    print(f"corpus: {c['articles']} articles, {c['chunks']} chunks, {c['text_mb']:.2f} MB text, "
-          f"{c['tokens_mean']:.0f} word pieces/chunk; torch threads {results['torch_threads']}")
+    print(
+        f"corpus: {c['articles']} articles, {c['chunks']} chunks, {c['text_mb']:.2f} MB text, "
+        f"{c['tokens_mean']:.0f} word pieces/chunk; torch threads {results['torch_threads']}"
+    )
     rows = [
         ["ingest (Assistant.ingest)", results["ingest"]["chunks_per_s"],
          results["ingest"]["mb_per_s"], results["ingest"]["seconds"]],
@@ -313,8 +340,10 @@ def _print(results: dict[str, Any], path: Path) -> None:
           f"{'met' if t['met'] else 'NOT met'}")  # fmt: skip
     print("\nbreakdown (s):", ", ".join(f"{k} {v:.2f}" for k, v in results["breakdown_s"].items()))
     sweep = results["batch_size_sweep"]["chunks_per_s"]
-    print("batch sweep (chunks/s, median):",
-          ", ".join(f"bs {bs}: {statistics.median(v):.1f}" for bs, v in sweep.items()))
+    print(
+        "batch sweep (chunks/s, median):",
+        ", ".join(f"bs {bs}: {statistics.median(v):.1f}" for bs, v in sweep.items()),
+    )
     hit = results["retrieval_hit_at_4"]
     print(f"retrieval hit@4 (torch): {hit['torch']} over {hit['questions']} questions")
     alts = results.get("alternatives", {})
@@ -324,9 +353,16 @@ def _print(results: dict[str, Any], path: Path) -> None:
             if "skipped" in row:
                 rows.append([name, "-", "-", "-", "skipped: " + row["skipped"]])
             else:
-                rows.append([name, statistics.median(row["chunks_per_s"]), row["speedup"],
-                             row.get("hit_at_4", float("nan")),
-                             "kept" if row["kept"] else row.get("why_not", "not kept")])  # fmt: skip
+                rows.append(
+                    [
+                        name,
+                        statistics.median(row["chunks_per_s"]),
+                        row["speedup"],
+                        row.get("hit_at_4", float("nan")),
+                        row.get("why_not", "not kept") if not row["kept"] else "kept",
+                    ]
+                )
+                # fmt: skip
         print()
         print(table(["alternative", "chunks/s", "x torch", "hit@4", "verdict"], rows))
     print(f"\nwrote {path}")

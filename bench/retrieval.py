@@ -68,8 +68,12 @@ class _Timed:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="Store sizes in chunks.")
-    parser.add_argument("--real", type=int, default=1000,
-                        help="Real (embedded) dev chunks at the start of the store.")
+    parser.add_argument(
+        "--real",
+        type=int,
+        default=1000,
+        help="Real (embedded) dev chunks at the start of the store.",
+    )
     parser.add_argument("--corpus", type=Path, default=DEV_CORPUS, help="JSONL articles.")
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS, help="Query set.")
     parser.add_argument("--queries", type=int, help="Only the first N questions.")
@@ -105,9 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         total += len(cs)
     n_real = total
     t0 = time.perf_counter()
-    real_vectors = embedder.encode(
-        [f"{a.title}\n{c.text}" for a, _, cs in real_items for c in cs]
-    )
+    real_vectors = embedder.encode([f"{a.title}\n{c.text}" for a, _, cs in real_items for c in cs])
     embed_real_s = time.perf_counter() - t0
     words, weights = _vocabulary(articles)
     dates = sorted(a.published for a in articles if a.published) or [date(2022, 9, 1)]
@@ -173,10 +175,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "build_s": build_s,
             "latency_ms": {k: (v * 1000 if k != "n" else v) for k, v in summary(latencies).items()},
             "parts_ms_per_call": parts_ms,
-            "probe_ms": {"chroma_query_no_filter": chroma_nofilter,
-                         "chroma_query_until_filter": chroma_filter,
-                         "chroma_query_recent_10_days": chroma_recent,
-                         "fts5_query_until": fts},  # fmt: skip
+            "probe_ms": {
+                "chroma_query_no_filter": chroma_nofilter,
+                "chroma_query_until_filter": chroma_filter,
+                "chroma_query_recent_10_days": chroma_recent,
+                "fts5_query_until": fts,
+            },  # fmt: skip
             "store_mb": dir_size_mb(store.path),
             "rss_mb": rss_mb(),
             "peak_rss_mb": peak_rss_mb(),
@@ -193,10 +197,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if (size := r["size"]) in TARGETS_MS
     }
     results = {
-        "data": (f"the first {n_real} chunks are real dev-corpus chunks with real vectors; "
-                 "the rest are SYNTHETIC (text sampled from the corpus's word frequencies, "
-                 "random unit vectors, random dates in the corpus's range), written directly "
-                 "through Store.put"),  # fmt: skip
+        "data": (
+            f"the first {n_real} chunks are real dev-corpus chunks with real vectors; "
+            "the rest are SYNTHETIC (text sampled from the corpus's word frequencies, "
+            "random unit vectors, random dates in the corpus's range), written directly "
+            "through Store.put"
+        ),  # fmt: skip
         "embed_real_s": embed_real_s,
         "queries": len(questions),
         "sizes": rows,
