@@ -91,8 +91,10 @@ def test_model_output_and_passages_are_escaped(make_assistant, tmp_path):
     final = last_html(ask(h, "What does the sign of the evil bakery on Mill Street say?"))
 
     assert "<img" not in final
-    assert final.count("&lt;img src=x onerror=alert(1)&gt;") >= 2  # answer and passage
-    assert "![x](http://evil.example/x.png)" in final  # plain text, no markdown rendering
+    assert "&lt;img src=x onerror=alert(1)&gt;" in final  # the passage, shown as text
+    # Markup the model writes is removed by verification (rag.verify.strip_markup) and would
+    # be escaped anyway; no markdown is rendered.
+    assert "evil.example" not in final
 
 
 def test_only_http_urls_become_links(make_assistant, tmp_path):
