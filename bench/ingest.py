@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     path = write_results(NAME, config, results, args.out_dir)
     _plot(results, path.with_suffix(".png"))
     _print(results, path)
+    shutil.rmtree(work, ignore_errors=True)  # stores can be GBs
     return results
 
 

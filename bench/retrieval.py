@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     path = write_results(NAME, config, results, args.out_dir)
     _plot(rows, path.with_suffix(".png"))
     _print(results, path)
+    shutil.rmtree(work, ignore_errors=True)  # stores can be GBs
     return results
 
 

@@ -7,7 +7,9 @@ with the Hugging Face hub switched off: nothing is ever downloaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,15 @@ from langchain_huggingface import HuggingFaceEmbeddings
 
 from rag.config import EmbedSettings
 from rag.models import packaged_embedding_path
+
+# Inputs up to this many characters (a question; the sentences that context building and
+# verification score) are encoded on one thread. With two threads, every one of the
+# model's small parallel regions waits for both, and on a busy CPU (the LLM, a browser, an
+# ingest) that wait dwarfs the work: bench/results/ingest.json and retrieval.json measured a
+# question at ~40 ms on one thread against ~500-750 ms on two under load. Batches (ingest)
+# keep every core.
+SMALL_INPUT_CHARS = 16_000
+_threads_lock = threading.Lock()
 
 
 class Embedder(HuggingFaceEmbeddings):
@@ -37,21 +48,37 @@ class Embedder(HuggingFaceEmbeddings):
         """Normalised float32 vectors, shape ``(len(texts), dim)``."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(
-            self._client.encode(
+        small = sum(len(t) for t in texts) <= SMALL_INPUT_CHARS
+        with _one_thread() if small else nullcontext():
+            vectors = self._client.encode(
                 list(texts),
                 batch_size=batch_size or self.encode_kwargs.get("batch_size", 64),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
+            )
+        return np.asarray(vectors, dtype=np.float32)
 
     @property
     def dimension(self) -> int:
         """Length of each vector."""
         return int(self._client.get_embedding_dimension())
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on a single thread inside the block (restored afterwards)."""
+    import torch
+
+    with _threads_lock:
+        before = torch.get_num_threads()
+        if before != 1:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if before != 1:
+                torch.set_num_threads(before)
 
 
 def load(settings: EmbedSettings) -> Embedder:

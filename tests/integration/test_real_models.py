@@ -47,3 +47,22 @@ def test_question_the_seed_does_not_cover_is_refused(assistant):
     ans = assistant.ask("Who won the 2022 FIFA World Cup final?", today=TODAY)
     assert ans.abstained, ans.text
     assert ans.citations == []
+
+
+def test_follow_up_reuses_the_saved_system_prompt_state(assistant):
+    """A condense call in between must not cost the answer prompt its cached system prompt."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from rag.answer import CONDENSE_SYSTEM, SYSTEM_PROMPT
+    from rag.llm import LlamaCppChat
+
+    model = assistant.llm
+    assert isinstance(model, LlamaCppChat)
+    assistant.ask("What did Zelenskiy and Trump discuss?", today=TODAY)
+    model.invoke([SystemMessage(CONDENSE_SYSTEM), HumanMessage("Last question: and Patriots?")])
+    ans = assistant.ask("Why did Ukraine want Patriot systems?", today=TODAY)
+
+    assert model.last_prompt["reused_tokens"] >= model.get_num_tokens(SYSTEM_PROMPT)
+    # The restored state still answers from the passage.
+    assert not ans.abstained, ans.abstain_reason
+    assert any(SUPPORT in c.quote for c in ans.citations), [c.quote for c in ans.citations]

@@ -1,0 +1,344 @@
+"""Time to first token, total time and accuracy: our pipeline against the naive tutorial one.
+
+    python bench/answer.py                 # every dev question
+    python bench/answer.py --limit 3
+
+Both pipelines share one embedder and one loaded ``LlamaCppChat`` and run in the same
+process, interleaved question by question (the order alternates), so machine noise hits both
+alike:
+
+* ours: ``Assistant.stream`` with the question's question_date as today;
+* naive: ``RecursiveCharacterTextSplitter(1000, 200)`` chunks in a separate Chroma collection
+  (same embedder), dense top-4, the usual "Use the following pieces of context..." prompt.
+
+Accuracy is normalised contains-gold on answerable questions (lowercase, no punctuation, no
+a/an/the, ``[n]`` markers removed) and abstention on unanswerable ones. A prefix-cache probe
+first times the same question twice, two different questions, and our question right after
+a naive one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import string
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from common import (
+    DEV_CORPUS,
+    DEV_QUESTIONS,
+    gate,
+    peak_rss_mb,
+    pyplot,
+    read_jsonl,
+    summary,
+    table,
+    write_results,
+)
+
+NAME = "answer"
+TARGET_TTFT_RATIO = 0.3
+NAIVE_TEMPLATE = (
+    "Use the following pieces of context to answer the question at the end. If you don't know "
+    "the answer, just say that you don't know, don't try to make up an answer.\n\n{context}\n\n"
+    "Question: {question}\nHelpful Answer:"
+)
+_MARKERS = re.compile(r"\[\d+(?:\s*[,;]\s*\d+)*\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = set(string.punctuation) | set("“”‘’–—…")
+_DONT_KNOW = re.compile(r"\b(don'?t|do not|doesn'?t|does not) (know|say|mention|provide)\b"
+                        r"|\bnot (mentioned|provided|specified|stated)\b|\bno information\b"
+                        r"|\bcannot (be )?(answer|determine)", re.IGNORECASE)  # fmt: skip
+
+
+def normalise(text: str) -> str:
+    """Lowercase, punctuation deleted (SQuAD style), no articles, single spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def contains_gold(answer: str, golds: list[str]) -> bool:
+    """Whether any gold string is contained in the answer (both normalised, markers removed)."""
+    got = normalise(_MARKERS.sub(" ", answer))
+    return any((g := normalise(gold)) and g in got for gold in golds)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS, help="Gold questions.")
+    parser.add_argument("--corpus", type=Path, default=DEV_CORPUS, help="JSONL articles.")
+    parser.add_argument("--limit", type=int, help="Only the first N questions.")
+    parser.add_argument(
+        "--sample", type=int, help="N questions spread evenly over the file (full corpus)."
+    )
+    parser.add_argument(
+        "--distractors",
+        type=int,
+        default=10,
+        help="With --limit: articles ingested besides the evidence ones.",
+    )
+    parser.add_argument("--no-probe", action="store_true", help="Skip the prefix-cache probe.")
+    parser.add_argument("--out-dir", type=Path, help="Results folder (default bench/results).")
+    args = parser.parse_args(argv)
+
+    from rag import embed, llm
+    from rag.assistant import Assistant
+    from rag.config import Settings
+    from rag.types import Answer, Token
+
+    questions = read_jsonl(args.questions, args.limit)
+    if args.sample and args.sample < len(questions):
+        step = len(questions) / args.sample
+        questions = [questions[int(i * step)] for i in range(args.sample)]
+    work = Path(tempfile.mkdtemp(prefix="bench-answer-"))
+    corpus = _corpus(args.corpus, questions if args.limit else None, args.distractors, work)
+    settings = Settings.from_toml(None).with_overrides(store={"path": work / "store"})
+    t0 = time.perf_counter()
+    embedder = embed.load(settings.embed)
+    chat = llm.load(settings.llm)
+    chat.llama  # noqa: B018  (load the GGUF now, not inside the first timing)
+    load_s = time.perf_counter() - t0
+
+    assistant = Assistant(settings, llm=chat, embedder=embedder)
+    t0 = time.perf_counter()
+    assistant.ingest([corpus])
+    ours_ingest_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    naive = _naive_chain(corpus, embedder, chat, work)
+    naive_ingest_s = time.perf_counter() - t0
+
+    def run_ours(q: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        first: float | None = None
+        result: Answer | None = None
+        for event in assistant.stream(q["question"], today=date.fromisoformat(q["question_date"])):
+            if isinstance(event, Token) and first is None:
+                first = time.perf_counter() - start
+            elif isinstance(event, Answer):
+                result = event
+        total = time.perf_counter() - start
+        assert result is not None
+        called = first is not None
+        return {"ttft_s": first if called else total, "total_s": total, "llm_called": called,
+                "text": result.text, "abstained": result.abstained,
+                **(_prompt_stats(chat) if called else {"prompt_tokens": 0,
+                                                         "reused_tokens": 0})}  # fmt: skip
+
+    def run_naive(q: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        first: float | None = None
+        pieces = []
+        for piece in naive.stream(q["question"]):
+            if piece and first is None:
+                first = time.perf_counter() - start
+            pieces.append(piece)
+        total = time.perf_counter() - start
+        text = "".join(pieces)
+        from rag.answer import is_refusal
+
+        abstained = bool(_DONT_KNOW.search(text)) or is_refusal(text)
+        return {"ttft_s": first if first is not None else total, "total_s": total,
+                "llm_called": True, "text": text, "abstained": abstained,
+                **_prompt_stats(chat)}  # fmt: skip
+
+    # ---- warm-up and prefix-cache probe -------------------------------------------------------
+    answerable = [q for q in questions if q.get("answerable")] or questions
+    q1, q2 = answerable[0], answerable[min(1, len(answerable) - 1)]
+    probe: dict[str, Any] = {}
+    run_naive(q2)  # warm-up (whatever the cache held before)
+    if not args.no_probe:
+        probe["ours_first_call"] = run_ours(q1)
+        probe["ours_same_question_again"] = run_ours(q1)
+        probe["ours_different_question"] = run_ours(q2)
+        run_naive(q1)
+        probe["ours_after_a_naive_call"] = run_ours(q2)
+    probe = {k: {f: v[f] for f in ("ttft_s", "total_s", "prompt_tokens", "reused_tokens")}
+             for k, v in probe.items()}  # fmt: skip
+
+    # ---- the interleaved run ------------------------------------------------------------------
+    rows: list[dict[str, Any]] = []
+    for i, q in enumerate(questions):
+        order = [("ours", run_ours), ("naive", run_naive)]
+        if i % 2:
+            order.reverse()
+        row: dict[str, Any] = {"id": q["id"], "answerable": bool(q.get("answerable")),
+                               "question_type": q.get("question_type")}  # fmt: skip
+        for name, fn in order:
+            out = fn(q)
+            out["correct"] = (contains_gold(out["text"], q.get("answers") or [])
+                              if row["answerable"] else out["abstained"])  # fmt: skip
+            row[name] = out
+        rows.append(row)
+        print(f"[{i + 1}/{len(questions)}] ours ttft {row['ours']['ttft_s']:.2f}s "
+              f"({'ok' if row['ours']['correct'] else 'x'})  naive ttft "
+              f"{row['naive']['ttft_s']:.2f}s ({'ok' if row['naive']['correct'] else 'x'})",
+              flush=True)  # fmt: skip
+
+    results: dict[str, Any] = {
+        "questions": len(questions),
+        "answerable": sum(r["answerable"] for r in rows),
+        "model_load_s": load_s,
+        "ingest_s": {"ours": ours_ingest_s, "naive": naive_ingest_s},
+        "prefix_cache_probe": probe,
+        "per_question": rows,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    for name in ("ours", "naive"):
+        got = [r[name] for r in rows]
+        called = [g for g in got if g["llm_called"]]
+        ans = [r[name] for r in rows if r["answerable"]]
+        unans = [r[name] for r in rows if not r["answerable"]]
+        results[name] = {
+            "ttft_s": summary([g["ttft_s"] for g in got]),
+            "ttft_s_llm_called": summary([g["ttft_s"] for g in called]),
+            "total_s": summary([g["total_s"] for g in got]),
+            "prompt_tokens": summary([g["prompt_tokens"] for g in called]),
+            "evaluated_prompt_tokens": summary(
+                [g["prompt_tokens"] - g["reused_tokens"] for g in called]
+            ),
+            "llm_calls": len(called),
+            "accuracy_answerable": _share(ans),
+            "abstention_unanswerable": _share(unans),
+            "false_abstention_answerable": (
+                sum(g["abstained"] for g in ans) / len(ans) if ans else None
+            ),
+            "accuracy_overall": _share(got),
+        }
+    ours, naive_r = results["ours"], results["naive"]
+    ratio = ours["ttft_s"]["p50"] / naive_r["ttft_s"]["p50"]
+    results["targets"] = {
+        "ttft_p50_ratio": gate(ratio, TARGET_TTFT_RATIO) | {"what": "ours / naive TTFT p50"},
+        "accuracy": {"ours": ours["accuracy_overall"], "naive": naive_r["accuracy_overall"],
+                     "met": ours["accuracy_overall"] >= naive_r["accuracy_overall"]},
+    }  # fmt: skip
+    config = {"argv": argv, "questions": str(args.questions), "corpus": str(corpus),
+              "limit": args.limit, "sample": args.sample,
+              "settings": settings.model_dump(mode="json"),
+              "naive": {"splitter": "RecursiveCharacterTextSplitter(1000, 200)", "k": 4,
+                        "prompt": NAIVE_TEMPLATE},
+              "llm": {"n_threads": chat.n_threads, "n_ctx": chat.n_ctx,
+                      "max_tokens": chat.max_tokens}}  # fmt: skip
+    path = write_results(NAME, config, results, args.out_dir)
+    _plot(rows, path.with_suffix(".png"))
+    _print(results, path)
+    shutil.rmtree(work, ignore_errors=True)  # stores can be GBs
+    return results
+
+
+def _share(items: list[dict[str, Any]]) -> float | None:
+    return sum(i["correct"] for i in items) / len(items) if items else None
+
+
+def _prompt_stats(chat: Any) -> dict[str, int]:
+    stats = getattr(chat, "last_prompt", None) or {}
+    return {"prompt_tokens": int(stats.get("prompt_tokens", 0)),
+            "reused_tokens": int(stats.get("reused_tokens", 0))}  # fmt: skip
+
+
+def _corpus(path: Path, questions: list[dict[str, Any]] | None, distractors: int,
+            work: Path) -> Path:  # fmt: skip
+    """The whole corpus, or (with --limit) the evidence articles plus a few others."""
+    if questions is None:
+        return path
+    wanted = {d for q in questions for d in q.get("evidence_doc_ids") or []}
+    rows, others = [], 0
+    for row in read_jsonl(path):
+        if row["doc_id"] in wanted:
+            rows.append(row)
+        elif others < distractors:
+            rows.append(row)
+            others += 1
+    small = work / "corpus.jsonl"
+    small.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return small
+
+
+def _naive_chain(corpus: Path, embedder: Any, chat: Any, work: Path) -> Any:
+    """The tutorial RAG chain: 1000/200 chunks, Chroma, dense top-4, the stock prompt."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import PromptTemplate
+    from langchain_core.runnables import RunnablePassthrough
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    docs = [
+        Document(page_content=f"{r['title']}\n\n{r['text']}", metadata={"doc_id": r["doc_id"]})
+        for r in read_jsonl(corpus)
+    ]
+    splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(
+        docs
+    )
+    client = chromadb.PersistentClient(
+        path=str(work / "naive-chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    store = Chroma(collection_name="naive", embedding_function=embedder, client=client)
+    for i in range(0, len(splits), 256):
+        store.add_documents(splits[i : i + 256])
+    retriever = store.as_retriever(search_kwargs={"k": 4})
+
+    def format_docs(found: list[Any]) -> str:
+        return "\n\n".join(d.page_content for d in found)
+
+    prompt = PromptTemplate.from_template(NAIVE_TEMPLATE)
+    return (
+        {"context": retriever | format_docs, "question": RunnablePassthrough()}
+        | prompt
+        | chat
+        | StrOutputParser()
+    )
+
+
+def _plot(rows: list[dict[str, Any]], path: Path) -> None:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in ((axes[0], "ttft_s", "time to first token (s)"),
+                           (axes[1], "total_s", "total time (s)")):  # fmt: skip
+        data = [[r["ours"][key] for r in rows], [r["naive"][key] for r in rows]]
+        ax.boxplot(data, tick_labels=["ours", "naive"])
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    fig.suptitle(f"Our pipeline vs the naive tutorial RAG ({len(rows)} questions, same model)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _print(results: dict[str, Any], path: Path) -> None:
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    rows = []
+    for name in ("ours", "naive"):
+        r = results[name]
+        rows.append([name, r["ttft_s"]["p50"], r["ttft_s"]["p95"], r["total_s"]["p50"],
+                     r["total_s"]["p95"], r["prompt_tokens"].get("p50", float("nan")),
+                     r["evaluated_prompt_tokens"].get("p50", float("nan")),
+                     pct(r["accuracy_answerable"]), pct(r["abstention_unanswerable"]),
+                     pct(r["accuracy_overall"])])  # fmt: skip
+    print(table(["pipeline", "TTFT p50 s", "TTFT p95 s", "total p50 s", "total p95 s",
+                 "prompt tok p50", "evaluated tok p50", "acc answerable",
+                 "abstain unanswerable", "acc overall"], rows))  # fmt: skip
+    t = results["targets"]
+    print(f"TTFT p50 ours/naive = {t['ttft_p50_ratio']['measured']:.2f} (target <= "
+          f"{TARGET_TTFT_RATIO}): {'met' if t['ttft_p50_ratio']['met'] else 'NOT met'}; accuracy "
+          f"{pct(t['accuracy']['ours'])} vs {pct(t['accuracy']['naive'])}: "
+          f"{'met' if t['accuracy']['met'] else 'NOT met'}")  # fmt: skip
+    print("\nprefix cache probe (ours):")
+    print(table(["call", "TTFT s", "total s", "prompt tokens", "reused tokens"],
+                [[k, v["ttft_s"], v["total_s"], v["prompt_tokens"], v["reused_tokens"]]
+                 for k, v in results["prefix_cache_probe"].items()]))  # fmt: skip
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
