@@ -17,6 +17,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
+from rag.context import TokenCounter, approx_tokens, fit_tokens
 from rag.types import Citation, Passage
 
 SYSTEM_PROMPT = """You are a news assistant. Answer the question using only the numbered \
@@ -70,15 +71,35 @@ def make_condense_chain(llm: BaseChatModel) -> Runnable:
     return prompt | llm | StrOutputParser()
 
 
-def format_history(history: Sequence[tuple[str, str]], max_chars: int = 1500) -> str:
-    """The most recent turns that fit ``max_chars``, oldest first, citation markers removed."""
+def format_history(
+    history: Sequence[tuple[str, str]],
+    max_chars: int = 1500,
+    *,
+    max_tokens: int | None = None,
+    count: TokenCounter = approx_tokens,
+) -> str:
+    """The most recent turns that fit ``max_chars`` (and ``max_tokens``), oldest first.
+
+    Citation markers are removed. The latest turn is kept even when it is too long: its end.
+    """
+    if max_tokens is not None and max_tokens <= 0:
+        return ""
     lines: list[str] = []
-    used = 0
+    used = used_tokens = 0
     for user, assistant in reversed(history):
         turn = f"User: {user.strip()}\nAssistant: {_MARKER.sub('', assistant).strip()}"
         if lines and used + len(turn) > max_chars:
             break
-        lines.append(turn[-max_chars:])
+        kept = turn[-max_chars:]
+        if max_tokens is not None:
+            cost = count(kept) + 1  # and the line break
+            if lines and used_tokens + cost > max_tokens:
+                break
+            if cost > max_tokens:
+                kept = fit_tokens(kept, max_tokens - 1, count, from_end=True)
+                cost = max_tokens
+            used_tokens += cost
+        lines.append(kept)
         used += len(turn)
     return "\n".join(reversed(lines))
 

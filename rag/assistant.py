@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,18 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 from tqdm.auto import tqdm
 
-from rag import answer, chunk, context, embed, llm, retrieve, verify
+from rag import answer, chunk, context, embed, interop, llm, retrieve, verify
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.ingest import LoadFailure, iter_load
-from rag.store import Store, query_terms
+from rag.store import Store, open_store, query_terms
 from rag.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport, Token
 
 logger = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# Tokens of the context kept free besides the answer's max_tokens: the chat template's markup
+# and the passage frames that token estimates leave out.
+PROMPT_MARGIN = 64
 _INGEST_BATCH_CHUNKS = 256
 
 
@@ -54,6 +60,7 @@ class Assistant:
         self._embedder = embedder
         self._store = store
         self._init_lock = threading.Lock()
+        self._upload_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **overrides: Any) -> Assistant:
@@ -67,7 +74,7 @@ class Assistant:
         """The store (opened on first use)."""
         with self._init_lock:
             if self._store is None:
-                self._store = Store(self.settings.store_path, self.settings.store.collection)
+                self._store = open_store(self.settings.store, self.settings.store_path)
         return self._store
 
     @property
@@ -94,6 +101,11 @@ class Assistant:
             return self.settings.llm.model
         return str(getattr(model, "model_path", None) or getattr(model, "model_name", None)
                    or type(model).__name__)  # fmt: skip
+
+    @property
+    def models_loaded(self) -> dict[str, bool]:
+        """Which models are in memory (``rag serve`` loads them in the background)."""
+        return {"embedder": self._embedder is not None, "llm": self._llm is not None}
 
     # ---- ingest ---------------------------------------------------------------------------
 
@@ -155,6 +167,30 @@ class Assistant:
         }  # fmt: skip
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
+    def ingest_upload(self, name: str, data: bytes | Path) -> tuple[Path, IngestReport]:
+        """Keep an uploaded file as ``<store>/uploads/<name>`` and ingest it from there.
+
+        Articles from files are identified by their path, so uploading a file with the same
+        name again updates its articles instead of adding copies. If nothing in the file
+        could be read, the previous copy is put back. Returns where the file is kept.
+        """
+        folder = self.settings.store_path / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / upload_name(name)
+        with self._upload_lock:  # two uploads of one name must not interleave
+            previous = dest.read_bytes() if dest.is_file() else None
+            if isinstance(data, Path):
+                shutil.copyfile(data, dest)
+            else:
+                dest.write_bytes(data)
+            report = self.ingest([dest])
+            if not (report.added or report.updated or report.unchanged):
+                if previous is None:
+                    dest.unlink(missing_ok=True)
+                else:
+                    dest.write_bytes(previous)
+        return dest, report
+
     def list_articles(self) -> list[ArticleInfo]:
         """Every article in the store, newest first."""
         return self.store.list_articles()
@@ -162,6 +198,26 @@ class Assistant:
     def delete(self, doc_id: str) -> bool:
         """Remove an article and its chunks; False if there was no such article."""
         return self.store.delete(doc_id)
+
+    # ---- LangChain interop ----------------------------------------------------------------
+
+    def as_retriever(self, **overrides: Any) -> interop.HybridRetriever:
+        """Our hybrid retrieval as a LangChain ``BaseRetriever``, for use in any LCEL chain.
+
+        ``overrides`` (``k``, ``today``, ``since``, ``until``) replace the defaults.
+
+        Example:
+            >>> docs = a.as_retriever(k=4).invoke("Patriot missiles")
+        """
+        return interop.HybridRetriever(assistant=self, **overrides)
+
+    def as_runnable(self) -> Runnable[interop.QuestionInput, Answer]:
+        """The whole answer pipeline as a LangChain ``Runnable``: question (or dict) -> Answer.
+
+        Example:
+            >>> a.as_runnable().batch(["Why did Ukraine want Patriot systems?"])
+        """
+        return interop.answer_runnable(self)
 
     # ---- ask ------------------------------------------------------------------------------
 
@@ -211,6 +267,7 @@ class Assistant:
         if self.store.count() == 0:
             raise EmptyStoreError()
         self.embedder, self.llm  # load models before the clock starts  # noqa: B018
+        self._check_fits(question)
         started = time.perf_counter()
         today = today or date.today()
         standalone = self.condense(question, history) if history else None
@@ -235,9 +292,13 @@ class Assistant:
             yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason)
             return
 
+        if off_scope := self._off_scope(search_for, hits, today):
+            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=off_scope)
+            return
+
         passages = context.build(
             search_for, hits, self.embedder.encode, self._article_text,
-            budget=self.settings.answer.context_tokens, anchors=self.settings.answer.passages,
+            budget=self._passage_budget(search_for, today), anchors=self.settings.answer.passages,
             neighbours=self.settings.answer.neighbours, count=self._count_tokens,
         )  # fmt: skip
         chain = answer.make_chain(self.llm)
@@ -265,6 +326,11 @@ class Assistant:
             yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason,
                          unsupported=checked.unsupported, grounded=False)  # fmt: skip
             return
+        cited = [h for h in hits if h.doc_id in {c.doc_id for c in checked.citations}]
+        if off_scope := self._off_scope(search_for, cited, today, cited=True):
+            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=off_scope,
+                         unsupported=[checked.text], grounded=False)  # fmt: skip
+            return
         yield finish(text=checked.text, citations=checked.citations, grounded=checked.grounded,
                      unsupported=checked.unsupported)  # fmt: skip
 
@@ -273,18 +339,72 @@ class Assistant:
         if not history or not self.settings.answer.condense:
             return question
         chain = answer.make_condense_chain(self.llm)
-        text = chain.invoke({"history": answer.format_history(history), "question": question})
+        fixed = answer.CONDENSE_TEMPLATE.format(history="", question=question)
+        room = self._prompt_room(answer.CONDENSE_SYSTEM, fixed)
+        history_text = answer.format_history(history, max_tokens=room, count=self._count_tokens)
+        text = chain.invoke({"history": history_text, "question": question})
         return answer.clean_standalone(text, fallback=question)
+
+    def _off_scope(
+        self, question: str, hits: Sequence[Hit], today: date, cited: bool = False
+    ) -> str | None:
+        """Why these articles cannot answer the question at all, if they cannot.
+
+        Checked on everything retrieved before the model runs (a fast, certain refusal),
+        and again on the articles the verified answer cites.
+        """
+        which = "cited" if cited else "retrieved"
+        doc_ids = list(dict.fromkeys(h.doc_id for h in hits))
+        texts = [f"{h.title}\n{self._article_text(h.doc_id) or h.text}" for h in hits]
+        if missing := verify.unmentioned(question, dict.fromkeys(texts)):
+            return f"no {which} article mentions {', '.join(missing)}"
+        dates = [h.published for h in hits]
+        if newest := verify.stale(question, dates, today, self.settings.retrieve.recent_days):
+            return (
+                f"the question asks about recent events, but the newest of the {len(doc_ids)} "
+                f"{which} articles is from {newest.isoformat()}"
+            )
+        return None
 
     def _article_text(self, doc_id: str) -> str | None:
         stored = self.store.article(doc_id)
         return stored.text if stored else None
+
+    def _prompt_room(self, system: str, user: str) -> int:
+        """Tokens of the model's context left once ``system``, ``user`` and the answer are in."""
+        n_ctx, max_tokens = self.settings.llm.n_ctx, self.settings.llm.max_tokens
+        if isinstance(self._llm, llm.LlamaCppChat):  # the model as it was built
+            n_ctx, max_tokens = self._llm.n_ctx, self._llm.max_tokens
+        used = self._count_tokens(system) + self._count_tokens(user)
+        return n_ctx - max_tokens - used - PROMPT_MARGIN
+
+    def _passage_budget(self, question: str, today: date) -> int:
+        """``answer.context_tokens``, or less if the model's context has less room left."""
+        fixed = answer.USER_TEMPLATE.format(**answer.chain_input(question, [], today))
+        room = self._prompt_room(answer.SYSTEM_PROMPT, fixed)
+        return min(self.settings.answer.context_tokens, room)
+
+    def _check_fits(self, question: str) -> None:
+        """Refuse a question that would leave less than half the prompt room for passages."""
+        fixed = answer.USER_TEMPLATE.format(**answer.chain_input("", [], date.today()))
+        limit = self._prompt_room(answer.SYSTEM_PROMPT, fixed) // 2
+        if (tokens := self._count_tokens(question)) > limit:
+            raise InvalidQuestionError(
+                f"The question is too long for the model ({tokens:,} tokens; at most "
+                f"{max(limit, 0):,}). Ask it in fewer words."
+            )
 
     def _count_tokens(self, text: str) -> int:
         """The LLM's own token count when we run it; a conservative estimate otherwise."""
         if isinstance(self._llm, llm.LlamaCppChat):
             return self._llm.get_num_tokens(text)
         return context.approx_tokens(text)
+
+
+def upload_name(name: str) -> str:
+    """A safe file name for an upload: no directories, odd characters or leading dots."""
+    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
+    return stem[-120:]
 
 
 def _validated(question: str) -> str:

@@ -24,11 +24,14 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def assistant_options(func: F) -> F:
-    """``--store``/``--config``/``-v``, turned into an ``assistant`` argument."""
+    """``--store``/``--store-url``/``--config``/``-v``, turned into an ``assistant`` argument."""
 
     @click.option("--store", "store", type=click.Path(file_okay=False, path_type=Path),
                   envvar="NEWSQA_STORE", help="Store directory (default: $NEWSQA_STORE or the "
                   "user data dir).")  # fmt: skip
+    @click.option("--store-url", "store_url", envvar="NEWSQA_STORE_URL", metavar="URL",
+                  help="A Chroma server (http://host:port of `chroma run`) to use instead of "
+                  "the local store; --store then only holds its BM25 cache.")  # fmt: skip
     @click.option(
         "--config",
         "config",
@@ -38,11 +41,13 @@ def assistant_options(func: F) -> F:
     )
     @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
     @functools.wraps(func)
-    def wrapper(store: Path | None, config: Path | None, verbose: int, **kwargs: Any) -> Any:
+    def wrapper(
+        store: Path | None, store_url: str | None, config: Path | None, verbose: int, **kwargs: Any
+    ) -> Any:
         level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
         logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
         try:
-            overrides = {"store": {"path": store}} if store else {}
+            overrides = {"store": {"path": store, "url": store_url or None}}
             assistant = Assistant.from_config(config, **overrides)
             return func(assistant=assistant, **kwargs)
         except (RagError, FileNotFoundError) as ex:

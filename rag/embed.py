@@ -42,7 +42,7 @@ class Embedder(HuggingFaceEmbeddings):
     @property
     def max_tokens(self) -> int:
         """Word pieces the model reads per text (longer input is truncated)."""
-        return int(self._client.max_seq_length)
+        return int(self._client.max_seq_length or 0)
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Normalised float32 vectors, shape ``(len(texts), dim)``."""
@@ -52,7 +52,7 @@ class Embedder(HuggingFaceEmbeddings):
         with _one_thread() if small else nullcontext():
             vectors = self._client.encode(
                 list(texts),
-                batch_size=batch_size or self.encode_kwargs.get("batch_size", 64),
+                batch_size=batch_size or self.encode_kwargs.get("batch_size", 16),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
@@ -62,7 +62,7 @@ class Embedder(HuggingFaceEmbeddings):
     @property
     def dimension(self) -> int:
         """Length of each vector."""
-        return int(self._client.get_embedding_dimension())
+        return int(self._client.get_embedding_dimension() or 0)
 
 
 @contextmanager
@@ -89,7 +89,7 @@ def load(settings: EmbedSettings) -> Embedder:
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
     name = str(packaged_embedding_path()) if settings.model == "packaged" else settings.model
-    return Embedder(
+    return Embedder(  # type: ignore[call-arg]  # pydantic fields, not seen by mypy
         model_name=name,
         model_kwargs={"device": settings.device, "local_files_only": True},
         encode_kwargs={"normalize_embeddings": True, "batch_size": settings.batch_size},

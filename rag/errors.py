@@ -20,9 +20,17 @@ class ModelError(RagError):
     """A model could not be assembled, loaded or reached."""
 
 
+class ModelBusyError(ModelError):
+    """The model is serving other requests; try again shortly."""
+
+
 class StoreLockedError(RagError):
     """Another process is writing to the same local store."""
 
 
 class InvalidQuestionError(RagError):
     """The question is empty or too long."""
+
+
+class StoreUnavailableError(RagError):
+    """The Chroma server named by ``store.url`` cannot be reached or refused a request."""

@@ -863,7 +863,9 @@ def _ingest_fresh(
         check_corpus(corpus)
     elif not corpus.exists():
         raise GoldSetError(f"file not found: {corpus}")
-    settings = assistant.settings.with_overrides(store={"path": str(store_dir)})
+    # A local store even when the assistant's lives on a Chroma server (store.url).
+    local = assistant.settings.store.model_copy(update={"path": store_dir, "url": None})
+    settings = assistant.settings.model_copy(update={"store": local})
     fresh = Assistant(settings, llm=assistant.llm, embedder=assistant.embedder)
     started = time.perf_counter()
     result = fresh.ingest([corpus], progress=progress)  # models are loaded: this is ingest

@@ -7,12 +7,14 @@ server, OpenAI) through ``langchain-openai``. Tests pass a scripted fake chat mo
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.config import LLMSettings
-from rag.errors import ModelError
+from rag.errors import ModelBusyError, ModelError
 from rag.models import packaged_gguf_path, physical_cores
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,20 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 # A prompt head (system prompt + the chat template around it) shorter than this is not worth
 # a saved KV state.
 _MIN_PREFIX_TOKENS = 32
+
+
+@contextlib.contextmanager
+def _context_errors(n_ctx: int) -> Iterator[None]:
+    """llama-cpp's "exceed context window" ``ValueError`` as a ``ModelError`` users can read."""
+    try:
+        yield
+    except ValueError as ex:
+        if "context window" not in str(ex):
+            raise
+        raise ModelError(
+            f"The prompt does not fit the model's context window (llm.n_ctx = {n_ctx:,}): {ex}. "
+            "Ask a shorter question or lower answer.context_tokens."
+        ) from ex
 
 
 class LlamaCppChat(BaseChatModel):
@@ -113,7 +129,7 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._lock:
+        with self._lock, _context_errors(self.n_ctx):
             params = self._params(messages, stop)
             self._prepare(params["messages"])
             out = self.llama.create_chat_completion(**params)
@@ -127,7 +143,7 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        with self._lock:
+        with self._lock, _context_errors(self.n_ctx):
             params = self._params(messages, stop)
             self._prepare(params["messages"])
             stream = self.llama.create_chat_completion(**params, stream=True)
@@ -252,14 +268,60 @@ def load(settings: LLMSettings) -> BaseChatModel:
 
 def _openai(settings: LLMSettings) -> BaseChatModel:
     try:
-        from langchain_openai import ChatOpenAI
+        chat_class = _openai_chat_class()
     except ImportError as ex:
         raise ModelError("provider 'openai' needs: pip install 'newsqa[openai]'") from ex
     key = os.environ.get(settings.api_key_env)
     if not key and not settings.base_url:
         raise ModelError(f"set the API key in ${settings.api_key_env} (or give llm.base_url)")
-    return ChatOpenAI(
-        model=settings.model, base_url=settings.base_url, api_key=key or "not-needed",
-        temperature=settings.temperature, max_completion_tokens=settings.max_tokens,
-        timeout=120, max_retries=1,
+    # OpenAI itself wants max_completion_tokens; llama.cpp's server, Ollama and older vLLM
+    # read only max_tokens and ignore the other, which would leave the answer unbounded.
+    limit: dict[str, Any] = (
+        {"extra_body": {"max_tokens": settings.max_tokens}} if settings.base_url
+        else {"max_completion_tokens": settings.max_tokens}
     )  # fmt: skip
+    return chat_class(
+        model=settings.model, base_url=settings.base_url, api_key=key or "not-needed",
+        temperature=settings.temperature, seed=settings.seed, timeout=120, max_retries=1,
+        **limit,
+    )  # fmt: skip
+
+
+@functools.cache
+def _openai_chat_class() -> Callable[..., BaseChatModel]:
+    """``ChatOpenAI`` whose failures are ``ModelError``s naming the server (built lazily).
+
+    The openai client's own errors ("Connection error.") do not say which server was meant,
+    and they are not ``RagError``s, so the UI and the REST API would report them as internal
+    errors instead of telling the user to start or fix the model server.
+    """
+    from langchain_openai import ChatOpenAI
+
+    class OpenAIChat(ChatOpenAI):
+        """A chat model on an OpenAI-compatible server."""
+
+        def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
+            with _reaching(self.openai_api_base):
+                return super()._generate(*args, **kwargs)
+
+        def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+            with _reaching(self.openai_api_base):
+                yield from super()._stream(*args, **kwargs)
+
+    return OpenAIChat
+
+
+@contextlib.contextmanager
+def _reaching(base_url: str | None) -> Iterator[None]:
+    """Turn the openai client's connection and HTTP errors into ``ModelError``s."""
+    import openai
+
+    where = base_url or "api.openai.com"
+    try:
+        yield
+    except openai.APIConnectionError as ex:  # refused, DNS, timeouts
+        raise ModelError(f"cannot reach the model server at {where} ({ex})") from ex
+    except openai.APIStatusError as ex:
+        detail = str(ex.message)[:200]
+        error = ModelBusyError if ex.status_code in (429, 503) else ModelError
+        raise error(f"the model server at {where} answered {ex.status_code}: {detail}") from ex

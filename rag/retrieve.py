@@ -20,6 +20,12 @@ from rag.types import Hit
 
 logger = logging.getLogger(__name__)
 
+# Candidates fetched without a date filter, as a multiple of those kept: the dates are
+# applied to this pool (see ``search``).
+OVERFETCH = 4
+# A date window with more chunks than this is searched with a Chroma ``where`` filter.
+MAX_WINDOW_IDS = 20_000
+
 
 @dataclass(frozen=True)
 class Filters:
@@ -66,12 +72,17 @@ def search(
 
     ``Hit.score`` is the fused score; ``Hit.dense`` the cosine similarity (when the chunk
     was among the dense candidates) and ``Hit.bm25`` its BM25 score.
+
+    A date filter inside Chroma costs ~30x the query itself on 100k chunks
+    (bench/results/retrieval.json), so dense search avoids it: the whole range is
+    ``OVERFETCH`` times the candidates fetched unfiltered and filtered here (a filtered
+    query only when too few pass), and the recent window is searched by its chunk ids.
     """
     k = k or settings.k
     n = max(settings.candidates, k)
     vector = embedder.encode([question])[0]
-    dense = store.dense_search(vector, n, where=date_where(filters.since, filters.until))
-    keyword = store.bm25_search(question, n, since=filters.since, until=filters.until)
+    dense = _dense(store, vector, n, filters)
+    keyword = _keyword(store, question, n, filters)
     rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
     weights = [settings.dense_weight, settings.bm25_weight]
     if filters.until and settings.recent_days:
@@ -83,7 +94,7 @@ def search(
         )
         weight = (settings.recent_weight_relative if is_time_relative(question)
                   else settings.recent_weight)  # fmt: skip
-        dense_recent = store.dense_search(vector, n, where=date_where(recent.since, recent.until))
+        dense_recent = _dense_window(store, vector, n, recent)
         keyword_recent = store.bm25_search(question, n, since=recent.since, until=recent.until)
         rankings += [[cid for cid, _ in dense_recent], [cid for cid, _ in keyword_recent]]
         weights += [weight * settings.dense_weight, weight * settings.bm25_weight]
@@ -95,6 +106,63 @@ def search(
         for hit in store.hits(fused)
     ]
     return _diversify(hits, k, settings.max_per_article)
+
+
+def _dense(
+    store: Store, vector: Sequence[float], n: int, filters: Filters
+) -> list[tuple[str, float]]:
+    """The ``n`` nearest chunks within ``filters``: filtered in Python when enough pass."""
+    if not (filters.since or filters.until):
+        return store.dense_search(vector, n)
+    fetch = n * OVERFETCH
+    pool = store.dense_search(vector, fetch)
+    found = _within(pool, store.published([cid for cid, _ in pool]), filters, n)
+    if len(found) < n and len(pool) == fetch:  # most of the store is outside the dates
+        if filters.since and filters.until:
+            return _dense_window(store, vector, n, filters)
+        found = store.dense_search(vector, n, where=date_where(filters.since, filters.until))
+    return found
+
+
+def _keyword(store: Store, question: str, n: int, filters: Filters) -> list[tuple[str, float]]:
+    """The ``n`` best BM25 matches within ``filters``, filtered in Python like ``_dense``.
+
+    The date filter in SQL joins every matching row to its article before ranking.
+    """
+    if not (filters.since or filters.until):
+        return store.bm25_search(question, n)
+    fetch = n * OVERFETCH
+    pool = store.bm25_search(question, fetch)
+    found = _within(pool, store.published([cid for cid, _ in pool]), filters, n)
+    if len(found) < n and len(pool) == fetch:
+        found = store.bm25_search(question, n, since=filters.since, until=filters.until)
+    return found
+
+
+def _dense_window(
+    store: Store, vector: Sequence[float], n: int, window: Filters
+) -> list[tuple[str, float]]:
+    """The ``n`` nearest chunks in a date window, searched among its chunk ids if few."""
+    assert window.since and window.until
+    ids = store.window_ids(window.since, window.until)
+    if len(ids) > MAX_WINDOW_IDS:  # a long window: listing its ids costs more than a filter
+        return store.dense_search(vector, n, where=date_where(window.since, window.until))
+    return store.dense_search(vector, n, ids=ids)
+
+
+def _within(
+    scored: Sequence[tuple[str, float]], published: dict[str, date | None], filters: Filters,
+    n: int,
+) -> list[tuple[str, float]]:  # fmt: skip
+    """The first ``n`` of ``scored`` published within ``filters`` (undated chunks pass)."""
+    since, until = filters.since or date.min, filters.until or date.max
+    out = []
+    for cid, score in scored:
+        if cid in published and ((day := published[cid]) is None or since <= day <= until):
+            out.append((cid, score))
+            if len(out) == n:
+                break
+    return out
 
 
 def _diversify(hits: Sequence[Hit], k: int, per_article: int) -> list[Hit]:

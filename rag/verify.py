@@ -11,8 +11,9 @@ quote is narrowed to the exact supporting sentence of the article.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -36,6 +37,25 @@ _TAG = re.compile(r"<[^>]{0,500}>")
 _URL = re.compile(r"\b(?:https?|javascript|data|ftp):\S+", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
 _NUMBER_WORDS = {"percent": "%", "per cent": "%"}
+_ACRONYM = re.compile(r"\b[A-Z]{3,}\b")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_CALENDAR = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+    "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+}  # fmt: skip
+# Questions about "this week" need an article from the last recent_days; "recently", "now"
+# or "last month" one from the last RECENT_SENSE_DAYS.
+RECENT_SENSE_DAYS = 45
+_THIS_WEEK = re.compile(
+    r"\b(this|last|past) (week|weekend)\b|\b(today|yesterday|tonight|this morning)\b"
+    r"|\b(on|last|this) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+_LATELY = re.compile(
+    r"\b(recently|recent|latest|currently|right now|so far|this month|last month|past month)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -258,3 +278,52 @@ def _first_mention(sentences: Sequence[str], n: int) -> int:
     joined = " ".join(sentences)
     index = joined.find(f"[{n}]")
     return index if index >= 0 else len(joined)
+
+
+# ---- does the evidence fit the question at all? -----------------------------------------
+# A small model answers an unanswerable question from whatever passage is closest, and such
+# an answer can be "supported" sentence by sentence (the FDA question answered from an
+# article about French mustard). Two checks on the articles themselves catch that.
+
+
+def question_names(question: str) -> list[str]:
+    """The names, acronyms and years a question states, lowercased (its subject)."""
+    found: list[str] = []
+    for start, end in split_sentences(question):
+        found += _names(question[start:end])
+    found += [a.lower() for a in _ACRONYM.findall(question)] + _YEAR.findall(question)
+    return [n for n in dict.fromkeys(found) if n not in _CALENDAR]
+
+
+def unmentioned(question: str, texts: Iterable[str]) -> list[str]:
+    """The question's names that ``texts`` do not mention, when too few are mentioned.
+
+    Returns ``[]`` when at least half of the names (and at least one) occur: an article
+    about the question's subject may well miss a name or two ("Republican governor").
+    """
+    names = question_names(question)
+    if not names:
+        return []
+    words = {w for text in texts for w in re.findall(r"\w+", text.lower())}
+    missing = [n for n in names if n not in words and not _stem_in(n, words)]
+    return missing if len(names) - len(missing) < max(1, len(names) // 2) else []
+
+
+def freshness_days(question: str, recent_days: int) -> int | None:
+    """How recent an article must be to answer a question about "this week" or "recently"."""
+    if _THIS_WEEK.search(question):
+        return recent_days
+    if _LATELY.search(question):
+        return max(recent_days, RECENT_SENSE_DAYS)
+    return None
+
+
+def stale(
+    question: str, published: Iterable[date | None], today: date, recent_days: int
+) -> date | None:
+    """The newest article date when all are too old for a time-relative question, else None."""
+    days = freshness_days(question, recent_days)
+    dates = [d for d in published if d is not None]
+    if days is None or not dates or max(dates) >= today - timedelta(days=days):
+        return None
+    return max(dates)

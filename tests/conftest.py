@@ -9,9 +9,14 @@ model download fails loudly. A test that needs loopback sockets opts out with
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+# tests/reliability/relkit.py, the shared helpers, is importable as `relkit` by every test.
+_RELIABILITY = str(Path(__file__).resolve().parent / "reliability")
+if _RELIABILITY not in sys.path:
+    sys.path.insert(0, _RELIABILITY)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -52,6 +57,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's config or writes to their store."""
     monkeypatch.delenv("NEWSQA_CONFIG", raising=False)
+    monkeypatch.delenv("NEWSQA_STORE_URL", raising=False)
     monkeypatch.setenv("NEWSQA_STORE", str(tmp_path / "default-store"))
 
 

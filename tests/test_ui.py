@@ -401,6 +401,7 @@ def test_launch_options_are_local_and_limited():
     assert options["auth"] == [("ann", "secret")]
     assert options["max_file_size"] and options["share"] is False
     assert "allowed_paths" not in options
+    assert options["enable_monitoring"] is False  # Gradio's default serves /monitoring
     assert "nq-chip" in options["css"]
 
 

@@ -13,12 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import logging
 import os
-import re
-import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,16 +28,20 @@ from typing import Any
 
 import click
 import gradio as gr
+from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from rag import Answer, ArticleInfo, Assistant, IngestReport, RagError, Token
+from rag.assistant import upload_name
 from rag.ingest import SUPPORTED_SUFFIXES
 from ui import render
+from ui.guard import LocalGuard
 
 logger = logging.getLogger(__name__)
 
 AUTH_ENV = "NEWSQA_AUTH"
 MAX_UPLOAD = "25mb"
-QUEUE_SIZE = 16
+QUEUE_SIZE = 32  # waiting events; 20 users asking at once (issue 7) are 19 waiting
 MODEL_QUEUE = "model"
 LIBRARY_HEADERS = ["Title", "Date", "Source", "Chunks"]
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
@@ -250,17 +255,10 @@ class Handlers:
         return render.upload_results_html(results), None, *self.library(query)
 
     def _ingest_one(self, upload: Path) -> render.FileResult:
-        """Keep a copy under ``<store>/uploads/`` (so re-uploading a file updates it), ingest it."""
-        name = _safe_name(upload.name)
+        """Ingest one uploaded file (``Assistant.ingest_upload`` keeps a copy in the store)."""
+        name = upload_name(upload.name)
         try:
-            folder = self.assistant.settings.store_path / "uploads"
-            folder.mkdir(parents=True, exist_ok=True)
-            dest = folder / name
-            previous = dest.read_bytes() if dest.is_file() else None
-            shutil.copyfile(upload, dest)
-            report = self.assistant.ingest([dest])
-            if not (report.added or report.updated or report.unchanged):
-                _restore(dest, previous)
+            dest, report = self.assistant.ingest_upload(name, upload)
             return self._file_result(name, dest, report)
         except RagError as ex:
             return render.FileResult(name, "failed", str(ex))
@@ -338,18 +336,6 @@ def _selected_html(title: str | None) -> str:
     if title is None:
         return '<p class="nq-note">Click an article in the table to select it for deletion.</p>'
     return f"<p>Selected: <strong>{render.esc(title)}</strong></p>"
-
-
-def _safe_name(name: str) -> str:
-    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
-    return stem[-120:]
-
-
-def _restore(dest: Path, previous: bytes | None) -> None:
-    if previous is None:
-        dest.unlink(missing_ok=True)
-    else:
-        dest.write_bytes(previous)
 
 
 def _where(where: str, dest: Path) -> str:
@@ -505,28 +491,74 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> No
     """Serve the app until interrupted (loopback only unless ``host`` says otherwise)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    if not os.environ.get("GRADIO_TEMP_DIR"):  # uploads in a private folder, not /tmp/gradio
+        os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="newsqa-uploads-")
     auth = auth_from_env()
     if not auth and not _is_loopback(host):
         logger.warning("serving on %s without a login: set %s=user:password", host, AUTH_ENV)
+    import uvicorn
+
+    app = build_server(assistant, host, port, auth)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=5))  # fmt: skip
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    threading.Thread(target=_when_ready, args=(server, url, assistant), name="ready",
+                     daemon=True).start()  # fmt: skip
+    server.run()  # until Ctrl-C or SIGTERM; exits 1 if the port is taken
+
+
+def build_server(
+    assistant: Assistant,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: list[tuple[str, str]] | None = None,
+) -> FastAPI:
+    """What ``rag serve`` runs: the REST API (``rag.api``) with the chat mounted at ``/``.
+
+    ``LocalGuard`` wraps both, the chat's logins also guard the API (as HTTP Basic auth, next
+    to ``$NEWSQA_API_TOKEN``), and the chat gets the same options as ``launch_options``.
+
+    Example:
+        >>> uvicorn.run(build_server(Assistant.from_config()), port=7860)
+    """
+    from rag.api import create_api
+
+    app = create_api(assistant, logins=auth)
+    app.add_middleware(LocalGuard, host=host)
     demo = build_app(assistant).queue(max_size=QUEUE_SIZE, default_concurrency_limit=4)
-    _, url, _ = demo.launch(**launch_options(host, port, auth))
-    click.echo(f"newsqa is ready at {url}", err=False)
-    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
-    try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        demo.close()
+    options = {k: v for k, v in launch_options(host, port, auth).items() if k in _MOUNT_OPTIONS}
+    return gr.mount_gradio_app(app, demo, path="/", **options)
+
+
+# What mount_gradio_app takes of launch_options (LocalGuard is on the outer app already).
+_MOUNT_OPTIONS = set(inspect.signature(gr.mount_gradio_app).parameters) - {"app_kwargs"}
+
+
+def _when_ready(server: Any, url: str, assistant: Assistant) -> None:
+    """Say where the app is once it listens, then load the models in the background."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    click.echo(f"newsqa is ready at {url} (REST API under {url}api/)", err=False)
+    _warm_up(assistant)
 
 
 def launch_options(
     host: str, port: int, auth: list[tuple[str, str]] | None = None
 ) -> dict[str, Any]:
-    """Keyword arguments for ``Blocks.launch``: no share link, no extra served paths."""
+    """Keyword arguments for ``Blocks.launch``: no share link, no extra served paths.
+
+    No ``/monitoring`` (Gradio enables it by default: ``/monitoring/summary`` lists every
+    function's traffic to anyone), and ``ui.guard.LocalGuard`` refuses cross-site requests.
+    """
     return {
         "server_name": host, "server_port": port, "auth": auth, "max_file_size": MAX_UPLOAD,
         "css": render.CSS, "show_error": False, "quiet": True, "prevent_thread_lock": True,
         "footer_links": ["gradio", "settings"], "share": False, "ssr_mode": False,
-        "inbrowser": False,
+        "inbrowser": False, "enable_monitoring": False,
+        "app_kwargs": {"middleware": [Middleware(LocalGuard, host=host)]},
     }  # fmt: skip
 
 

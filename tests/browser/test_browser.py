@@ -7,94 +7,34 @@ from ``playwright install``.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from relkit import browser_marks, chromium, real_app_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-RAG = Path(sys.executable).with_name("rag")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 QUESTION = "Why did Ukraine want Patriot systems?"
 ANSWER_TIMEOUT_MS = 240_000
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it)",
-    ),  # fmt: skip
-]
+pytestmark = browser_marks()
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`rag ingest seeds/` then `rag serve` on a free port; yields the URL."""
-    store = tmp_path_factory.mktemp("store")
-    env = {k: v for k, v in os.environ.items() if k not in {"NEWSQA_AUTH", "NEWSQA_CONFIG"}}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               GRADIO_ANALYTICS_ENABLED="False")  # fmt: skip
-    ingest = [str(RAG), "ingest", "seeds/", "--store", str(store)]
-    subprocess.run(ingest, cwd=ROOT, env=env, check=True, timeout=600, capture_output=True)
-    port = free_port()
-    serve = [str(RAG), "serve", "--store", str(store), "--port", str(port)]
-    proc = subprocess.Popen(serve, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    log: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line)
-            if "ready at" in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        deadline = time.monotonic() + 180
-        while not ready.wait(0.5):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("rag serve did not start:\n" + "".join(log))
-        url = re.search(r"https?://\S+", next(x for x in log if "ready at" in x))
-        assert url and f":{port}" in url.group(0)
-        yield url.group(0).rstrip("/")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        sys.stderr.write("".join(log[-40:]))
+    with real_app_server(tmp_path_factory.mktemp("store")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as running:
+        yield running
 
 
 @pytest.fixture

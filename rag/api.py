@@ -1,0 +1,585 @@
+"""The REST API: ``create_api(assistant) -> FastAPI``, served beside the chat by ``rag serve``.
+
+Routes (every error is JSON ``{"error": message}`` with a 4xx status, or 503 for the model):
+
+* ``POST /api/ask``: a question -> the ``Answer.to_dict()`` JSON; ``"stream": true`` answers
+  with server-sent events instead: ``token`` events as the model writes, then ``answer``.
+* ``POST /api/ingest``: multipart ``files`` or JSON records -> the ``IngestReport``.
+* ``GET /api/articles``, ``DELETE /api/articles/{doc_id}``, ``GET /api/health``.
+
+``$NEWSQA_API_TOKEN``, when set, is required as ``Authorization: Bearer <token>`` on every
+route but health; the chat's logins (``$NEWSQA_AUTH``) are accepted as HTTP Basic auth too,
+so a server with a login never answers anonymous API calls. Model work runs in the
+threadpool, so the event loop keeps serving while the model thinks; at most ``MODEL_SLOTS``
+requests wait for the model at once, and the next one gets 503 with ``Retry-After``.
+
+Example:
+    >>> import uvicorn
+    >>> uvicorn.run(create_api(Assistant.from_config()), port=8000)
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hmac
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping, Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.errors import (
+    ConfigError,
+    EmptyStoreError,
+    ModelBusyError,
+    ModelError,
+    RagError,
+    StoreLockedError,
+)
+from rag.types import Answer, ArticleInfo, Citation, IngestReport, Token
+
+logger = logging.getLogger(__name__)
+
+API_TOKEN_ENV = "NEWSQA_API_TOKEN"
+MAX_JSON_BYTES = 1 << 20  # a question with its history; ingest has its own limit
+UPLOAD_OVERHEAD_BYTES = 1 << 20  # multipart headers and JSON syntax around the articles
+MAX_FILES = 20
+MAX_HISTORY = 20
+MODEL_SLOTS = 8
+RETRY_AFTER_S = 30
+RECORDS_NAME = "api-records.jsonl"
+INTERNAL_ERROR = "internal error; the details are in the server log"
+
+# RagError subclasses -> HTTP status (first match wins; any other RagError is a 400).
+_STATUS: list[tuple[type[RagError], int]] = [
+    (EmptyStoreError, 409),
+    (StoreLockedError, 409),
+    (ModelError, 503),  # ModelBusyError too
+    (ConfigError, 503),
+]
+
+
+# ---- request and response models ------------------------------------------------------------
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Turn(_In):
+    """One earlier question and the answer it got (for follow-up questions)."""
+
+    question: str
+    answer: str
+
+
+class AskRequest(_In):
+    """A question; the options are those of ``Assistant.stream``."""
+
+    question: str = Field(description="The question (at most 2,000 characters).")
+    history: Annotated[list[Turn], Field(max_length=MAX_HISTORY)] = []
+    today: date | None = Field(None, description="Answer as of this date (default: today).")
+    k: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Passages to use.")
+    since: date | None = Field(None, description="Only articles published on or after.")
+    until: date | None = Field(None, description="Only articles published on or before.")
+    stream: bool = Field(False, description="Answer with server-sent events.")
+
+
+class Record(_In):
+    """An article given as JSON (like a line of a ``.jsonl`` file)."""
+
+    doc_id: str | None = None
+    title: str
+    text: str
+    url: str | None = None
+    published: str | None = Field(None, description="A date, e.g. 2025-07-04.")
+
+
+class RetrievedOut(BaseModel):
+    """One retrieved chunk."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    score: float
+
+
+class AnswerOut(BaseModel):
+    """``Answer.to_dict()``: the JSON printed by ``rag ask --json``."""
+
+    question: str
+    answer: str
+    abstained: bool
+    abstain_reason: str | None
+    grounded: bool | None
+    unsupported: list[str]
+    standalone_question: str | None
+    citations: list[Citation]  # rag.types' dataclass itself: pydantic reads its fields
+    retrieved: list[RetrievedOut]
+    timings: dict[str, float]
+    model: str
+
+
+# ``IngestReport``'s fields; its defaults would leave them optional in the schema, but every
+# response has them all.
+@pydantic_dataclass(config=ConfigDict(json_schema_serialization_defaults_required=True))
+class IngestOut(IngestReport):
+    """``IngestReport.to_dict()``: doc_ids by outcome; ``failed`` holds [where, reason]."""
+
+
+@pydantic_dataclass(frozen=True)
+class ArticleOut(ArticleInfo):
+    """One stored article."""
+
+
+class DeletedOut(BaseModel):
+    """The article that was deleted."""
+
+    deleted: str
+
+
+class HealthOut(BaseModel):
+    """Whether the server is up, its models are loaded, and what the store holds."""
+
+    status: str
+    model: str
+    models_loaded: dict[str, bool]
+    articles: int
+    chunks: int
+
+
+class ErrorOut(BaseModel):
+    """Every error response."""
+
+    error: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in [
+        (400, "Invalid request"),
+        (401, "Missing or wrong token"),
+        (409, "The store is empty or busy"),
+        (413, "Request too large"),
+        (422, "Invalid request body"),
+        (503, "Model unavailable or busy (see Retry-After)"),
+    ]
+}
+_RECORDS_SCHEMA = {
+    "type": "array",
+    "maxItems": 10_000,
+    "items": Record.model_json_schema(),
+}
+_INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "maxItems": MAX_FILES,
+                            "items": {"type": "string", "format": "binary"},
+                        }
+                    },
+                }
+            },
+            "application/json": {"schema": _RECORDS_SCHEMA},
+        },
+    }
+}
+_records = TypeAdapter(list[Record])
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": message}`` with ``status``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+    @classmethod
+    def from_rag(cls, ex: RagError) -> ApiError:
+        """The status for one of our errors (its message is meant for users as it is)."""
+        status = next((code for kind, code in _STATUS if isinstance(ex, kind)), 400)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(ex, ModelBusyError) else {}
+        return cls(status, str(ex), headers)
+
+    def response(self) -> JSONResponse:
+        """The JSON response."""
+        return JSONResponse({"error": str(self)}, self.status, headers=self.headers)
+
+
+async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn`` in the threadpool (the event loop keeps serving), our errors as ``ApiError``."""
+    try:
+        return await run_in_threadpool(fn, *args, **kwargs)
+    except RagError as ex:
+        raise ApiError.from_rag(ex) from ex
+
+
+class _Slots:
+    """Requests using or waiting for the model; one over the limit is told to come back."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.used = 0
+
+    def take(self) -> None:
+        """Take a slot or raise 503 (only the event loop thread calls this: no lock needed)."""
+        if self.used >= self.size:
+            busy = ModelBusyError("The model is busy with other requests; try again shortly.")
+            raise ApiError.from_rag(busy)
+        self.used += 1
+
+    def give(self) -> None:
+        """Give a slot back."""
+        self.used -= 1
+
+
+# ---- body size limit -------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware: refuse an /api request body over its limit before anything parses it.
+
+    A ``Content-Length`` over the limit is refused at once; a chunked body is read up to the
+    limit and refused as soon as it passes it.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: Callable[[str], int]) -> None:
+        """Wrap ``app``; ``limit(path)`` is the byte limit of a request to ``path``."""
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413."""
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > limit:
+                await _too_large(limit)(scope, receive, send)
+                return
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    megabytes = limit / (1 << 20)
+    return ApiError(413, f"The request is too large (at most {megabytes:.1f} MB).").response()
+
+
+# ---- the app ---------------------------------------------------------------------------------
+
+
+def create_api(
+    assistant: Assistant,
+    settings: Settings | None = None,
+    *,
+    token: str | None = None,
+    logins: Sequence[tuple[str, str]] | None = None,
+) -> FastAPI:
+    """The REST API over ``assistant`` (``rag serve`` mounts the chat into it at ``/``).
+
+    Args:
+        assistant: Answers, ingests, lists and deletes.
+        settings: Limits such as ``[ingest] max_file_mb`` (default: the assistant's).
+        token: Bearer token required on every route but health (default: ``$NEWSQA_API_TOKEN``;
+            empty means none).
+        logins: ``(user, password)`` pairs also accepted as HTTP Basic auth (the chat's).
+
+    Example:
+        >>> from fastapi.testclient import TestClient
+        >>> TestClient(create_api(assistant)).get("/api/health").json()["status"]
+        'ok'
+    """
+    settings = settings or assistant.settings
+    token = token if token is not None else os.environ.get(API_TOKEN_ENV, "")
+    ingest_limit = settings.ingest.max_file_bytes + UPLOAD_OVERHEAD_BYTES
+    slots = _Slots(MODEL_SLOTS)
+    app = FastAPI(
+        title="newsqa",
+        summary="Answers from your news articles, with the passage behind every claim.",
+        version="1",
+        docs_url=None,  # the Swagger page loads its scripts from a CDN: nothing remote here
+        redoc_url=None,
+        responses=_ERRORS,
+    )
+    app.add_middleware(
+        BodyLimit, limit=lambda path: ingest_limit if path == "/api/ingest" else MAX_JSON_BYTES
+    )
+    _add_error_handlers(app)
+    authorized = Depends(_auth(token, logins or []))
+
+    @app.post("/api/ask", response_model=AnswerOut, dependencies=[authorized],
+              responses={200: {"content": {"text/event-stream": {}},
+                               "description": "The answer, or server-sent events"}})  # fmt: skip
+    async def ask(request: AskRequest, stream: bool = Query(False)) -> Any:  # noqa: B008
+        """Answer a question with cited passages (``stream``: server-sent events)."""
+        options: dict[str, Any] = {
+            "history": [(t.question, t.answer) for t in request.history], "k": request.k,
+            "today": request.today, "since": request.since, "until": request.until,
+        }  # fmt: skip
+        slots.take()
+        streaming = False  # once streaming, the stream gives the slot back when it ends
+        try:
+            if not (stream or request.stream):
+                answer: Answer = await _run(assistant.ask, request.question, **options)
+                return answer.to_dict()
+            events = assistant.stream(request.question, **options)
+            first = await _run(next, events, None)  # errors before the answer: a JSON error
+            streaming = True
+        finally:
+            if not streaming:
+                slots.give()
+        return StreamingResponse(
+            _sse(events, first, slots.give), media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )  # fmt: skip
+
+    @app.post("/api/ingest", response_model=IngestOut, dependencies=[authorized],
+              openapi_extra=_INGEST_BODY)  # fmt: skip
+    async def ingest(request: Request) -> Any:
+        """Add or update articles: multipart ``files``, or a JSON array of records."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "multipart/form-data":
+            uploads = await _uploads(request)
+        elif kind == "application/json":
+            uploads = [(RECORDS_NAME, _records_jsonl(await request.body()))]
+        else:
+            raise ApiError(415, "Send multipart/form-data files or a JSON array of records.")
+        slots.take()
+        try:
+            return await _run(_ingest_all, assistant, uploads)
+        finally:
+            slots.give()
+
+    @app.get("/api/articles", response_model=list[ArticleOut], dependencies=[authorized])
+    async def articles() -> Any:
+        """Every stored article, newest first."""
+        return [dataclasses.asdict(a) for a in await _run(assistant.list_articles)]
+
+    @app.delete("/api/articles/{doc_id:path}", response_model=DeletedOut,
+                dependencies=[authorized], responses={404: {"model": ErrorOut}})  # fmt: skip
+    async def delete(doc_id: str) -> Any:
+        """Remove an article and all its chunks."""
+        if not await _run(assistant.delete, doc_id):
+            raise ApiError(404, f"No such article: {doc_id}")
+        return {"deleted": doc_id}
+
+    @app.get("/api/health", response_model=HealthOut)
+    async def health() -> Any:
+        """Up, which models are loaded, and how many articles and chunks are stored."""
+
+        def counts() -> tuple[int, int]:
+            return len(assistant.list_articles()), assistant.store.count()
+
+        n_articles, n_chunks = await _run(counts)
+        return {"status": "ok", "model": assistant.model_name,
+                "models_loaded": assistant.models_loaded, "articles": n_articles,
+                "chunks": n_chunks}  # fmt: skip
+
+    every = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    @app.api_route("/api/{rest:path}", methods=every, include_in_schema=False)
+    async def unknown(request: Request, rest: str) -> Any:
+        """No such route (or not with this method): a JSON error, not the chat's 404 page."""
+        path = request.url.path
+        allowed = sorted({
+            method for route in app.routes if route is not unknown_route
+            and (regex := getattr(route, "path_regex", None)) and regex.match(path)
+            for method in getattr(route, "methods", None) or ()
+        })  # fmt: skip
+        if allowed:
+            raise ApiError(405, f"{request.method} is not allowed here.",
+                           {"Allow": ", ".join(allowed)})  # fmt: skip
+        raise ApiError(404, f"No such API route: {path}")
+
+    unknown_route = app.routes[-1]
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as ``{"error": message}``: never an HTML page or a traceback."""
+
+    async def api_error(request: Request, ex: Exception) -> JSONResponse:
+        assert isinstance(ex, ApiError)
+        return ex.response()
+
+    async def http_error(request: Request, ex: Exception) -> JSONResponse:
+        assert isinstance(ex, HTTPException)
+        return ApiError(ex.status_code, str(ex.detail), dict(ex.headers or {})).response()
+
+    async def invalid(request: Request, ex: Exception) -> JSONResponse:
+        assert isinstance(ex, RequestValidationError)
+        return ApiError(422, _problems(ex.errors())).response()
+
+    async def internal(request: Request, ex: Exception) -> JSONResponse:
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=ex)
+        return JSONResponse({"error": INTERNAL_ERROR}, 500)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, internal)
+
+
+def _problems(errors: Sequence[Any]) -> str:
+    """``body.k: Input should be ...; body.question: Field required`` (first few)."""
+    parts = []
+    for e in list(errors)[:5]:
+        where = ".".join(str(x) for x in e.get("loc", ()))
+        parts.append(f"{where}: {e.get('msg', 'invalid')}" if where else str(e.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def _auth(
+    token: str, logins: Sequence[tuple[str, str]]
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], None]:
+    """A dependency that checks the bearer token (or a chat login) when one is configured."""
+    bearer = HTTPBearer(auto_error=False, description=f"The token in ${API_TOKEN_ENV}")
+    basic = {f"{u}:{p}".encode() for u, p in logins}
+
+    def check(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+    ) -> None:
+        if not token and not basic:
+            return
+        if token and credentials and hmac.compare_digest(credentials.credentials, token):
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if basic and scheme.lower() == "basic" and _basic_ok(value.strip(), basic):
+            return
+        raise ApiError(401, "A valid API token is required: Authorization: Bearer <token>.",
+                       {"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+    return check
+
+
+def _basic_ok(value: str, logins: set[bytes]) -> bool:
+    try:
+        given = base64.b64decode(value, validate=True)
+    except ValueError:
+        return False
+    return any(hmac.compare_digest(given, login) for login in logins)
+
+
+async def _uploads(request: Request) -> list[tuple[str, bytes]]:
+    """The files of a multipart request (the body size was checked before parsing)."""
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+    except HTTPException:
+        raise
+    except Exception as ex:  # a malformed multipart body
+        raise ApiError(400, f"Unreadable multipart body: {ex}") from ex
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        raise ApiError(400, "Send the articles as multipart form field 'files'.")
+    return [(f.filename or "upload", await f.read()) for f in files]
+
+
+def _records_jsonl(body: bytes) -> bytes:
+    """JSON records as the ``.jsonl`` file that ``Assistant.ingest`` reads."""
+    try:
+        records = _records.validate_json(body)
+    except ValidationError as ex:
+        raise ApiError(422, _problems(ex.errors())) from ex
+    if not records:
+        raise ApiError(400, "Send at least one record.")
+    lines = (json.dumps(r.model_dump(exclude_none=True), ensure_ascii=False) for r in records)
+    return "\n".join(lines).encode()
+
+
+def _ingest_all(assistant: Assistant, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """Ingest each upload; failures name the uploaded file, not where the server keeps it."""
+    total: dict[str, Any] = {"added": [], "updated": [], "unchanged": [], "failed": [],
+                             "chunks": 0}  # fmt: skip
+    for name, data in uploads:
+        kept, report = assistant.ingest_upload(name, data)
+        part = report.to_dict()
+        part["failed"] = [(where.replace(str(kept), kept.name), reason)
+                          for where, reason in report.failed]  # fmt: skip
+        for key, value in part.items():
+            total[key] += value
+    return total
+
+
+async def _sse(
+    events: Iterator[Token | Answer], first: Token | Answer | None, done: Callable[[], None]
+) -> AsyncIterator[str]:
+    """Server-sent events: ``token`` {text} events, then ``answer`` (or ``error``)."""
+    try:
+        event = first
+        while event is not None:
+            if isinstance(event, Token):
+                yield _event("token", {"text": event.text})
+            else:
+                yield _event("answer", event.to_dict())
+            event = await run_in_threadpool(next, events, None)
+    except RagError as ex:
+        yield _event("error", {"error": str(ex)})
+    except Exception:
+        logger.exception("streaming an answer failed")
+        yield _event("error", {"error": INTERNAL_ERROR})
+    finally:
+        events_close = getattr(events, "close", None)
+        if events_close:  # unwinds the model's generation and frees its lock
+            events_close()
+        done()
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"

@@ -1,0 +1,120 @@
+"""LangChain interop: our retrieval as a ``BaseRetriever``, our answer pipeline as a ``Runnable``.
+
+So code written for any LangChain retriever or chain (LCEL ``|``, ``batch``, callbacks,
+tracing) can use newsqa's hybrid retrieval and cited answers without knowing our types.
+``Assistant.as_retriever`` and ``Assistant.as_runnable`` build these.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+from pydantic import ConfigDict
+
+from rag.errors import InvalidQuestionError
+from rag.types import Answer, Hit
+
+if TYPE_CHECKING:
+    from rag.assistant import Assistant
+
+QuestionInput = str | dict[str, Any]
+_ASK_KEYS = frozenset({"question", "history", "today", "since", "until", "k"})
+
+
+class HybridRetriever(BaseRetriever):
+    """newsqa's hybrid retrieval (dense + BM25, fused, date-aware) as a LangChain retriever.
+
+    Each ``Document`` is one chunk: ``page_content`` is its text and ``metadata`` holds
+    ``doc_id, title, url, published`` (ISO date or None), ``chunk_id, score`` (fused),
+    ``dense, bm25, start, end, source``.
+
+    Example:
+        >>> retriever = Assistant.from_config().as_retriever(k=4)
+        >>> docs = retriever.invoke("Why did Ukraine want Patriot systems?")
+        >>> docs[0].metadata["title"]
+        'Zelenskiy says he discussed air defences with Trump, ...'
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    assistant: Any
+    """The ``Assistant`` whose store and embedder are searched."""
+    k: int | None = None
+    """Chunks returned (default: the assistant's ``retrieve.k``)."""
+    today: date | None = None
+    """Search as of this date: later articles are never returned (default: the real date)."""
+    since: date | None = None
+    until: date | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        hits = self.assistant.retrieve(
+            query, k=self.k, today=self.today, since=self.since, until=self.until
+        )
+        return [to_document(hit) for hit in hits]
+
+
+def to_document(hit: Hit) -> Document:
+    """A ``Hit`` as a LangChain ``Document`` (metadata values are JSON-friendly)."""
+    return Document(
+        id=hit.chunk_id,
+        page_content=hit.text,
+        metadata={
+            "doc_id": hit.doc_id, "title": hit.title, "url": hit.url,
+            "published": hit.published.isoformat() if hit.published else None,
+            "chunk_id": hit.chunk_id, "score": hit.score, "dense": hit.dense, "bm25": hit.bm25,
+            "start": hit.start, "end": hit.end, "source": hit.source,
+        },
+    )  # fmt: skip
+
+
+def answer_runnable(assistant: Assistant) -> Runnable[QuestionInput, Answer]:
+    """``assistant.ask`` as a ``Runnable``: a question string, or a dict of ``ask``'s options.
+
+    A dict holds ``question`` and optionally ``history`` (``[(question, answer), ...]``),
+    ``today``/``since``/``until`` (dates or ISO strings) and ``k``. The output is our
+    ``Answer``; token streaming stays ``Assistant.stream``, so ``.stream`` yields the
+    finished ``Answer`` once (the chat model's tokens still reach LangChain callbacks).
+
+    Example:
+        >>> chain = Assistant.from_config().as_runnable()
+        >>> chain.batch(["Why did Ukraine want Patriot systems?", {"question": "...", "k": 4}])
+    """
+
+    def ask(value: QuestionInput) -> Answer:
+        question, options = _ask_options(value)
+        return assistant.ask(question, **options)
+
+    return RunnableLambda(ask, name="newsqa")
+
+
+def _ask_options(value: QuestionInput) -> tuple[str, dict[str, Any]]:
+    """Split a runnable's input into the question and ``Assistant.ask``'s keyword options."""
+    if isinstance(value, str):
+        return value, {}
+    if not isinstance(value, dict) or not isinstance(value.get("question"), str):
+        raise InvalidQuestionError(
+            "Input must be a question string or a dict with a 'question' string."
+        )
+    unknown = set(value) - _ASK_KEYS
+    if unknown:
+        raise InvalidQuestionError(
+            f"Unknown input keys {sorted(unknown)}; use {sorted(_ASK_KEYS)}."
+        )
+    options: dict[str, Any] = {key: value[key] for key in ("k", "since", "until", "today")
+                               if key in value}  # fmt: skip
+    for key in ("today", "since", "until"):
+        if isinstance(options.get(key), str):
+            try:
+                options[key] = date.fromisoformat(options[key])
+            except ValueError as ex:
+                raise InvalidQuestionError(f"{key} must be a YYYY-MM-DD date: {ex}") from ex
+    if value.get("history"):
+        options["history"] = [(str(q), str(a)) for q, a in value["history"]]
+    return value["question"], options

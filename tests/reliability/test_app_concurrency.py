@@ -1,0 +1,140 @@
+"""Issue 7, item 5: many users at once through the running app (HTTP, ``gradio_client``).
+
+``rag serve`` runs in a child process with fake models (``serve_child.py``): the command, the
+Gradio app, its queue and the whole pipeline are real. Twenty users, each with their own
+session, ask at the same moment: every one gets a complete, cited answer (five waves of them
+under ``NEWSQA_STRESS=1``). Then the one model slot is held busy and the queue is filled: the
+next users are told the queue is full (HTTP 503, "try again"), never a 500 or a hang, and the
+server goes on answering afterwards.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.utils import QueueError
+from relkit import STRESS, AppServer, app_server, in_threads
+from test_concurrency import QUESTIONS
+
+from ui.app import QUEUE_SIZE
+
+pytestmark = pytest.mark.enable_socket
+
+TODAY = "2024-12-01"
+K = 6  # sources per answer (the Settings slider)
+ROUNDS = 5 if STRESS else 1  # waves of twenty users at once
+ANSWER_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    with app_server(tmp_path_factory.mktemp("app")) as running:
+        yield running
+
+
+def _client(server: AppServer) -> Client:
+    return Client(server.url, verbose=False, httpx_kwargs={"timeout": 60})
+
+
+def _ask(client: Client, question: str) -> str:
+    """Ask like the page does (show the question, then answer in the queue): the final HTML."""
+    client.predict(question, api_name="/submit")
+    chat = client.submit(K, None, None, TODAY, api_name="/answer").result(ANSWER_TIMEOUT_S)
+    return _content(chat[-1])
+
+
+def _content(message: dict[str, Any]) -> str:
+    content = message["content"]
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content)
+    return str(content)
+
+
+def _plain(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _check_complete_and_cited(question: str, answer: str) -> None:
+    """The answer is final, cites a card, and says exactly what that card highlights."""
+    assert "nq-error" not in answer and "nq-abstain" not in answer, (question, answer)
+    assert "nq-streaming" not in answer and "nq-cursor" not in answer, (question, answer)
+    chips = re.findall(r'<a class="nq-chip" href="#(nq-\d+-\d+)"', answer)
+    assert chips, (question, answer)
+    for card in chips:
+        assert f'id="{card}"' in answer, (question, card)
+    text = answer.split('<div class="nq-sources">')[0]
+    said = _plain(re.sub(r'<a class="nq-chip".*?</a>', "", text)).rstrip(" .")
+    marks = [_plain(m).rstrip(" .") for m in re.findall(r"<mark>(.*?)</mark>", answer)]
+    # The fake model quotes a passage: its reply, whole, contains the highlighted sentence.
+    assert said and any(m and m in said for m in marks), (question, said, marks)
+
+
+def test_the_queue_holds_twenty_waiting_users():
+    """The model serves one question at a time, so 20 users at once means 19 waiting."""
+    assert QUEUE_SIZE >= 20
+
+
+@pytest.mark.parametrize("wave", range(ROUNDS))
+def test_twenty_users_at_once_get_complete_cited_answers(server, wave):
+    questions = QUESTIONS[wave % len(QUESTIONS) :] + QUESTIONS[: wave % len(QUESTIONS)]
+    clients = [_client(server) for _ in questions]
+
+    answers, errors = in_threads(
+        [lambda c=c, q=q: _ask(c, q) for c, q in zip(clients, questions, strict=True)],
+        timeout=ANSWER_TIMEOUT_S + 60,
+    )
+
+    assert errors == [], errors
+    for question, answer in zip(questions, answers, strict=True):
+        _check_complete_and_cited(question, answer)
+    assert server.proc.poll() is None
+    assert not any("Traceback" in line for line in server.log), "".join(server.log)
+
+
+def _join(url: str, fn: dict[str, Any], session: str) -> httpx.Response:
+    """Join the queue for ``fn`` (a dependency of /config) as a new session, without waiting."""
+    body = {"data": [None] * len(fn["inputs"]), "fn_index": fn["id"], "session_hash": session,
+            "event_data": None, "trigger_id": None}  # fmt: skip
+    return httpx.post(f"{url}/gradio_api/queue/join", json=body, timeout=30)
+
+
+def test_a_full_queue_answers_busy_try_again_and_recovers(server):
+    holder = _client(server)
+    holder.predict("When did the Harbour Bridge open HOLD?", api_name="/submit")
+    held = holder.submit(K, None, None, TODAY, api_name="/answer")
+    config = httpx.get(f"{server.url}/config", timeout=30).json()
+    answer_fn = next(d for d in config["dependencies"] if d.get("api_name") == "answer")
+    try:
+        # Wait until the held answer has the model slot, so that the queue starts empty.
+        for _ in range(600):
+            if held.status().code.name in ("PROCESSING", "ITERATING"):
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail(f"the held answer never started: {held.status()}")
+
+        waiting = [_join(server.url, answer_fn, f"waiting{i}") for i in range(QUEUE_SIZE)]
+        assert [r.status_code for r in waiting] == [200] * QUEUE_SIZE, [r.text for r in waiting]
+
+        extra = [_join(server.url, answer_fn, f"extra{i}") for i in range(3)]
+        for response in extra:
+            assert response.status_code == 503, (response.status_code, response.text)
+            assert "Queue is full" in json.loads(response.text)["detail"]
+        with pytest.raises(QueueError, match="Queue is full! Please try again"):
+            _ask(_client(server), "How long is the Harbour Bridge?")
+    finally:
+        server.release()
+
+    _check_complete_and_cited("held", _content(held.result(ANSWER_TIMEOUT_S)[-1]))
+    # The queue drains, and the next user is answered as usual.
+    later = _ask(_client(server), "Which bakery won the national bread award?")
+    _check_complete_and_cited("later", later)
+    assert server.proc.poll() is None
