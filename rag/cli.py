@@ -72,16 +72,21 @@ def cli() -> None:
 def ingest(assistant: Assistant, paths: tuple[str, ...], json_: bool) -> None:
     """Load, chunk, embed and store the articles in PATHS (files or folders).
 
+    A file that cannot be read is reported and skipped; the others are stored. The exit
+    status is 1 when any file failed, so scripts notice.
+
     \b
         rag ingest seeds/ ../shared/eval/dev/corpus.jsonl
     """
     report = assistant.ingest(paths, progress=not json_ and sys.stderr.isatty())
     if json_:
         click.echo(json.dumps(report.to_dict(), indent=2))
-        return
-    for path, reason in report.failed:
-        click.echo(f"failed: {path}: {reason}", err=True)
-    click.echo(str(report))
+    else:
+        for path, reason in report.failed:
+            click.echo(f"failed: {path}: {reason}", err=True)
+        click.echo(str(report))
+    if report.failed:
+        sys.exit(1)
 
 
 @cli.command()

@@ -74,7 +74,7 @@ def test_ingest_then_reingest(run):
 def test_ingest_reports_failures_and_goes_on(run, tmp_path):
     (tmp_path / "bad.txt").write_bytes(b"\x00\x01binary")
     result = run("ingest", str(DATA), str(tmp_path / "bad.txt"), str(tmp_path / "missing"))
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # the good files are stored, and a script can tell
     assert f"failed: {tmp_path / 'bad.txt'}: binary file" in result.stderr
     assert "3 added, 0 updated, 0 unchanged, 2 failed" in result.stdout
 
@@ -190,6 +190,6 @@ def test_store_path_that_cannot_be_created(tmp_path):
 
 def test_missing_ingest_path_is_a_failure_not_a_crash(run, tmp_path):
     result = run("ingest", str(tmp_path / "nowhere"))
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert "no such file or folder" in result.stderr
     assert "0 added" in result.stdout

@@ -146,7 +146,7 @@ def test_cli_reports_every_bad_file_and_ingests_the_rest(tmp_path, monkeypatch):
 
     result = run_cli("ingest", str(folder), "--store", str(store))
 
-    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert result.exit_code == 1 and "Traceback" not in result.output  # 1: some files failed
     for filename, _, reason in BAD_FILES.values():
         lines = [ln for ln in result.output.splitlines() if f"{folder / filename}" in ln]
         assert len(lines) == 1 and lines[0].startswith("failed: ") and reason in lines[0], lines
@@ -311,7 +311,7 @@ def test_dot_dot_paths_and_ids_write_nothing_outside_the_store(assistant, tmp_pa
     patch_cli(monkeypatch, KeywordEmbedder())
 
     missing = run_cli("ingest", "../../x", "--store", store)
-    assert missing.exit_code == 0 and "failed: ../../x: no such file or folder" in missing.output
+    assert missing.exit_code == 1 and "failed: ../../x: no such file or folder" in missing.output
     added = run_cli("ingest", str(records), "--json", "--store", store)
     assert sorted(json.loads(added.stdout)["added"]) == sorted(ids)
 
