@@ -229,6 +229,7 @@ class Assistant:
         today: date | None = None,
         since: date | None = None,
         until: date | None = None,
+        exclude: Iterable[str] = (),
     ) -> list[Hit]:
         """The best chunks for ``question`` (no LLM call)."""
         question = _validated(question)
@@ -236,7 +237,7 @@ class Assistant:
         until = min(until, today) if until else today
         return retrieve.search(
             self.store, self.embedder, question, self.settings.retrieve,
-            retrieve.Filters(since=since, until=until), k=k,
+            retrieve.Filters(since=since, until=until, exclude=frozenset(exclude)), k=k,
         )  # fmt: skip
 
     def ask(self, question: str, **options: Any) -> Answer:
@@ -257,11 +258,13 @@ class Assistant:
         since: date | None = None,
         until: date | None = None,
         history: Sequence[tuple[str, str]] | None = None,
+        exclude: Iterable[str] = (),
     ) -> Iterator[Token | Answer]:
         """Yield ``Token``s of the answer as they are generated, then the final ``Answer``.
 
         ``today`` (default: the real date) is the date the question is asked on: relative
         dates resolve against it and articles published after it are never used.
+        ``exclude`` names articles (doc_ids) that must not be used.
         """
         question = _validated(question)
         if self.store.count() == 0:
@@ -272,7 +275,9 @@ class Assistant:
         today = today or date.today()
         standalone = self.condense(question, history) if history else None
         search_for = standalone or question
-        hits = self.retrieve(search_for, k=k, today=today, since=since, until=until)
+        hits = self.retrieve(
+            search_for, k=k, today=today, since=since, until=until, exclude=exclude
+        )
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
 
         def finish(**fields: Any) -> Answer:

@@ -261,6 +261,12 @@ def _date(value: date | None) -> str:
 @click.option("--limit", type=click.IntRange(min=1), help="Ask only the first N questions.")
 @click.option("--types", help="Only these question types, comma-separated (factoid,numeric).")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
+@click.option(
+    "--withhold-gold",
+    is_flag=True,
+    help="Ask each answerable question with its gold and answer-bearing articles left out: "
+    "it then has no answer, and the assistant should abstain.",
+)
 @click.option("json_", "--json", is_flag=True, help="Print metrics.json instead of a summary.")
 @assistant_options
 @click.pass_context
@@ -275,6 +281,7 @@ def eval_(
     limit: int | None,
     types: str | None,
     overwrite: bool,
+    withhold_gold: bool,
     json_: bool,
 ) -> None:
     """Ask gold questions and score retrieval, answers, citations, abstention and latency.
@@ -298,7 +305,7 @@ def eval_(
     report = evaluate(
         assistant, questions, corpus=corpus, out=out, k=k, mode=mode,  # type: ignore[arg-type]
         limit=limit, types=types.split(",") if types else None, overwrite=overwrite,
-        progress=not json_ and sys.stderr.isatty(),
+        withhold_gold=withhold_gold, progress=not json_ and sys.stderr.isatty(),
     )  # fmt: skip
     if json_:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

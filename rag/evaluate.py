@@ -85,6 +85,7 @@ class GoldQuestion(BaseModel):
     choices: list[str] = Field(default_factory=list)
     answer_choice_index: int | None = None
     answer_string_found_in_docs: list[str] = Field(default_factory=list)
+    withhold: list[str] = Field(default_factory=list)  # doc_ids left out when asking
 
     @model_validator(mode="after")
     def _check(self) -> GoldQuestion:
@@ -231,6 +232,23 @@ def select(
                             f"the gold set has {', '.join(sorted(known))}")  # fmt: skip
         chosen = [q for q in chosen if q.kind in wanted]
     return chosen[:limit] if limit is not None else chosen
+
+
+def withheld(questions: Sequence[GoldQuestion]) -> list[GoldQuestion]:
+    """Each answerable question again, with its gold and answer-bearing articles withheld.
+
+    Seven unanswerable questions are too few to measure abstention; an answerable question
+    asked without the articles that answer it is an unanswerable one from the same
+    distribution (same wording, same distractors).
+    """
+    return [
+        q.model_copy(update={
+            "id": f"{q.id}~withheld", "answerable": False, "answers": [],
+            "evidence_doc_ids": [], "question_type": "withheld", "choices": [],
+            "answer_choice_index": None, "withhold": sorted(q.answer_docs | set(q.withhold)),
+        })
+        for q in questions if q.answerable
+    ]  # fmt: skip
 
 
 # ---- scoring one question -----------------------------------------------------------------
@@ -708,6 +726,7 @@ def evaluate(
     limit: int | None = None,
     types: Iterable[str] | None = None,
     overwrite: bool = False,
+    withhold_gold: bool = False,
     progress: bool = False,
 ) -> EvalReport:
     """Ask every gold question as of its ``question_date`` and score the answers.
@@ -728,6 +747,8 @@ def evaluate(
         limit: Ask only the first ``limit`` (selected) questions.
         types: Ask only these question types.
         overwrite: Replace a previous run in ``out`` (its store included).
+        withhold_gold: Ask the answerable questions with their gold and answer-bearing
+            articles left out (see ``withheld``); abstaining is then the right answer.
         progress: Show a progress bar with running metrics on stderr.
 
     Returns:
@@ -749,6 +770,8 @@ def evaluate(
     source = questions if isinstance(questions, str | Path) else None
     gold = load_questions(questions) if isinstance(questions, str | Path) else list(questions)
     gold = select(gold, types, limit)
+    if withhold_gold:
+        gold = withheld(gold)
     if mode == "choice":
         _check_choices(gold)
     out_dir = Path(out) if out is not None else None
@@ -763,6 +786,7 @@ def evaluate(
         "questions_file": str(source) if source else None,
         "corpus_file": str(corpus) if corpus else None,
         "mode": mode, "limit": limit, "types": sorted(types) if types else None,
+        "withhold_gold": withhold_gold,
     }  # fmt: skip
     ingest_info = None
     if corpus is not None:
@@ -901,11 +925,11 @@ def _ask_all(
         for q in bar:
             today = q.question_date or date.today()
             asked = choice_question(q.question, q.choices) if mode == "choice" else q.question
-            hits = assistant.retrieve(q.question, k=depth, today=today)
+            hits = assistant.retrieve(q.question, k=depth, today=today, exclude=q.withhold)
             ranked = _dedupe(h.doc_id for h in hits)[:DEPTH]
             error = None
             try:
-                answer = assistant.ask(asked, today=today, k=k)
+                answer = assistant.ask(asked, today=today, k=k, exclude=q.withhold)
                 errors_in_a_row = 0
             except _FATAL:
                 raise

@@ -29,10 +29,11 @@ MAX_WINDOW_IDS = 20_000
 
 @dataclass(frozen=True)
 class Filters:
-    """Which articles may be used: published within [since, until]."""
+    """Which articles may be used: published within [since, until], not in ``exclude``."""
 
     since: date | None = None
     until: date | None = None
+    exclude: frozenset[str] = frozenset()  # doc_ids (e.g. to withhold gold articles in eval)
 
 
 # Words that make a question about "now": answer from articles published near today.
@@ -99,6 +100,8 @@ def search(
         rankings += [[cid for cid, _ in dense_recent], [cid for cid, _ in keyword_recent]]
         weights += [weight * settings.dense_weight, weight * settings.bm25_weight]
         dense = dense + dense_recent
+    if filters.exclude:
+        rankings = [[c for c in r if c.rsplit(":", 1)[0] not in filters.exclude] for r in rankings]
     fused = fuse(rankings, weights, settings.rrf_k)
     dense_by_id, bm25_by_id = dict(dense), dict(keyword)
     hits = [

@@ -379,6 +379,24 @@ def test_evaluate_against_existing_store_with_limit(
     assert all(len(r["retrieved_doc_ids"]) <= 2 for r in report.predictions)
 
 
+def test_withheld_gold_asks_answerable_questions_without_their_articles(
+    make_assistant: Callable[..., Assistant], tmp_path: Path
+) -> None:
+    gold = load_questions(QUESTIONS)
+    report = evaluate(make_assistant(), gold, corpus=CORPUS, out=tmp_path / "w",
+                      withhold_gold=True)  # fmt: skip
+    answerable = {q.id: q for q in gold if q.answerable}
+    assert [r["id"] for r in report.predictions] == [f"{i}~withheld" for i in answerable]
+    for row in report.predictions:
+        withheld = answerable[row["id"].removesuffix("~withheld")].answer_docs
+        assert not row["answerable"] and row["question_type"] == "withheld"
+        assert not withheld & set(row["retrieved_doc_ids"]), row  # never retrieved
+        assert not withheld & set(row["cited_doc_ids"])
+        assert row["outcome"] in {"correct_abstention", "answered_unanswerable"}
+    assert report.run["withhold_gold"] is True
+    assert report.metrics["abstention_unanswerable"] is not None
+
+
 def test_out_folder_is_not_overwritten_by_accident(
     make_assistant: Callable[..., Assistant], tmp_path: Path
 ) -> None:
