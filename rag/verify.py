@@ -37,6 +37,7 @@ _TAG = re.compile(r"<[^>]{0,500}>")
 _URL = re.compile(r"\b(?:https?|javascript|data|ftp):\S+", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
 _NUMBER_WORDS = {"percent": "%", "per cent": "%"}
+_OPTIONS = re.compile(r"\bOptions:")
 _ACRONYM = re.compile(r"\b[A-Z]{3,}\b")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _CALENDAR = {
@@ -287,7 +288,12 @@ def _first_mention(sentences: Sequence[str], n: int) -> int:
 
 
 def question_names(question: str) -> list[str]:
-    """The names, acronyms and years a question states, lowercased (its subject)."""
+    """The names, acronyms and years a question states, lowercased (its subject).
+
+    Listed options ("... Options: (A) Dana Okafor; (B) ...", as ``rag eval --mode choice``
+    asks) are candidate answers, not the subject, so they are left out.
+    """
+    question = _OPTIONS.split(question, maxsplit=1)[0]
     found: list[str] = []
     for start, end in split_sentences(question):
         found += _names(question[start:end])

@@ -211,6 +211,7 @@ def test_unrelated_question_abstains_before_the_model_with_a_reason(
         ("Which seed did the FDA recently add to its list of allergens?", ["fda"]),
         ("Which group plans to quit in 2023?", ["2023"]),
         ("How much did the repair cost?", []),
+        ("Who coaches Millbrook? Options: (A) Dana Okafor; (B) Elena Ruiz.", ["millbrook"]),
     ],
 )  # fmt: skip
 def test_question_names_are_its_subject(question: str, names: list[str]) -> None:
