@@ -17,6 +17,8 @@ import inspect
 import ipaddress
 import logging
 import os
+import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -491,8 +493,10 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> No
     """Serve the app until interrupted (loopback only unless ``host`` says otherwise)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    uploads = None
     if not os.environ.get("GRADIO_TEMP_DIR"):  # uploads in a private folder, not /tmp/gradio
-        os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="newsqa-uploads-")
+        uploads = tempfile.mkdtemp(prefix="newsqa-uploads-")
+        os.environ["GRADIO_TEMP_DIR"] = uploads
     auth = auth_from_env()
     if not auth and not _is_loopback(host):
         logger.warning("serving on %s without a login: set %s=user:password", host, AUTH_ENV)
@@ -505,7 +509,19 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> No
     url = f"http://{shown}:{port}/"
     threading.Thread(target=_when_ready, args=(server, url, assistant), name="ready",
                      daemon=True).start()  # fmt: skip
-    server.run()  # until Ctrl-C or SIGTERM; exits 1 if the port is taken
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the previous
+        # handler: make that an exit that runs the cleanup below instead of a hard kill.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        server.run()  # until Ctrl-C or SIGTERM; exits 1 if the port is taken
+    finally:
+        if uploads:  # ingested uploads are copied into the store; these are scratch
+            shutil.rmtree(uploads, ignore_errors=True)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def build_server(

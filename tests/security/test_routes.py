@@ -282,3 +282,13 @@ def test_local_guard_rules(bound, headers, refused):
 
     problem = LocalGuard(app=None, host=bound).problem(headers)  # type: ignore[arg-type]
     assert (problem[0] if problem else None) == refused, problem
+
+
+def test_the_private_upload_folder_is_removed_when_the_server_stops(tmp_path):
+    with app_server(tmp_path) as running:
+        upload = _upload(running, "note.txt", b"temporary")
+        assert upload.status_code == 200, upload.text
+        path = Path(upload.json()[0])
+        root = next(p for p in path.parents if p.name.startswith("newsqa-uploads-"))
+        assert path.exists()
+    assert not root.exists()  # removed at exit; the store keeps its own copies of ingests
