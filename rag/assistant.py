@@ -359,14 +359,14 @@ class Assistant:
         and again on the articles the verified answer cites.
         """
         which = "cited" if cited else "retrieved"
-        doc_ids = list(dict.fromkeys(h.doc_id for h in hits))
-        texts = [f"{h.title}\n{self._article_text(h.doc_id) or h.text}" for h in hits]
-        if missing := verify.unmentioned(question, dict.fromkeys(texts)):
+        articles = {h.doc_id: h for h in hits}  # one hit per article
+        texts = [f"{h.title}\n{self._article_text(d) or h.text}" for d, h in articles.items()]
+        if missing := verify.unmentioned(question, texts):
             return f"no {which} article mentions {', '.join(missing)}"
-        dates = [h.published for h in hits]
+        dates = [h.published for h in articles.values()]
         if newest := verify.stale(question, dates, today, self.settings.retrieve.recent_days):
             return (
-                f"the question asks about recent events, but the newest of the {len(doc_ids)} "
+                f"the question asks about recent events, but the newest of the {len(articles)} "
                 f"{which} articles is from {newest.isoformat()}"
             )
         return None
