@@ -86,6 +86,7 @@ class Verified:
 
 def verify(question: str, text: str, passages: Sequence[Passage], encode: Encoder) -> Verified:
     """Keep the sentences a passage supports, each with its markers; drop the rest."""
+    question = without_options(question)  # a picked option is a claim to check, not a given
     by_n = {p.n: p for p in passages}
     pieces = _sentences_with_markers(strip_markup(text))
     if not pieces or not passages:
@@ -293,12 +294,17 @@ def question_names(question: str) -> list[str]:
     Listed options ("... Options: (A) Dana Okafor; (B) ...", as ``rag eval --mode choice``
     asks) are candidate answers, not the subject, so they are left out.
     """
-    question = _OPTIONS.split(question, maxsplit=1)[0]
+    question = without_options(question)
     found: list[str] = []
     for start, end in split_sentences(question):
         found += _names(question[start:end])
     found += [a.lower() for a in _ACRONYM.findall(question)] + _YEAR.findall(question)
     return [n for n in dict.fromkeys(found) if n not in _CALENDAR]
+
+
+def without_options(question: str) -> str:
+    """The question without the options it lists ("... Options: (A) ...; (B) ...")."""
+    return _OPTIONS.split(question, maxsplit=1)[0].strip()
 
 
 def unmentioned(question: str, texts: Iterable[str]) -> list[str]:

@@ -375,3 +375,19 @@ def test_sentences_that_address_the_assistant_are_recognised(
     sentence: str, instruction: bool
 ) -> None:
     assert context.is_instruction(sentence) is instruction
+
+
+def test_a_picked_option_is_checked_against_the_passage_not_taken_from_the_question(
+    embedder: Any,
+) -> None:
+    asked = (
+        "Who cut the ribbon? Options: (A) Sam Whitfield; (B) Elena Ruiz. "
+        "Reply with the letter and the text of the correct option, then cite the passage."
+    )
+    passages = [_passage(1, "Mayor Elena Ruiz cut the ribbon on Tuesday.")]
+    right = verify.verify(asked, "The correct answer is (B) Elena Ruiz [1].", passages,
+                          embedder.encode)  # fmt: skip
+    assert right.citations and not right.restated, right
+    wrong = verify.verify(asked, "The correct answer is (A) Sam Whitfield [1].", passages,
+                          embedder.encode)  # fmt: skip
+    assert not wrong.citations and wrong.unsupported, wrong
