@@ -364,7 +364,7 @@ class Assistant:
         if missing := verify.unmentioned(question, texts):
             return f"no {which} article mentions {', '.join(missing)}"
         dates = [h.published for h in articles.values()]
-        if newest := verify.stale(question, dates, today, self.settings.retrieve.recent_days):
+        if newest := verify.stale(question, dates, today):
             return (
                 f"the question asks about recent events, but the newest of the {len(articles)} "
                 f"{which} articles is from {newest.isoformat()}"

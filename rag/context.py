@@ -23,6 +23,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 
 _NUMBER = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
+_FAKE_MARKER = re.compile(r"\[(\d+)\]")
 _QUANTITY_QUESTION = re.compile(
     r"\bhow (many|much|long|old|far|big)\b|\bwhat (percentage|number|amount|age)\b|\bpercent",
     re.IGNORECASE,
@@ -45,8 +46,6 @@ _INSTRUCTION = re.compile(
     r"|\bcode ?word\b",
     re.IGNORECASE,
 )
-
-PASSAGE_FRAME_TOKENS = 16  # <passage n=".." title=".." date=".."> ... </passage>, title aside
 
 
 def is_instruction(sentence: str) -> bool:
@@ -79,7 +78,11 @@ def build(
     neighbours: int = 1,
     count: TokenCounter = approx_tokens,
 ) -> list[Passage]:
-    """Up to ``anchors`` passages, best first, each within its article's exact text."""
+    """Up to ``anchors`` passages within ``budget`` tokens as the model reads them.
+
+    Each is an exact slice of its article. The best are chosen first, then grouped by
+    article and numbered (``numbered``).
+    """
     texts: dict[str, str] = {}
     spans: dict[str, list[tuple[int, int]]] = {}
     sentences: list[_Sentence] = []
@@ -113,25 +116,61 @@ def build(
                 break
         if not merged:
             chosen.append((sent.hit, first, last, sent.score))
-    passages: list[Passage] = []
-    used = 0
+    kept: list[Passage] = []
     for hit, first, last, _ in chosen:
         doc_spans, text = spans[hit.doc_id], texts[hit.doc_id]
         start, end = doc_spans[first][0], doc_spans[last][1]
-        frame = count(hit.title) + PASSAGE_FRAME_TOKENS
-        cost = count(text[start:end]) + frame
-        if used + cost > budget:
-            if passages:
-                continue
+        candidate = Passage(0, hit, text[start:end], start, end)
+        if count(format_passages(numbered([*kept, candidate]))) <= budget:
+            kept.append(candidate)
+        elif not kept:
             # The best passage is kept even when it is too long (one sentence of an article
             # can be thousands of tokens): cut to what fits.
+            frame = count(format_passages(numbered([Passage(0, hit, "", start, start)])))
             end = start + len(fit_tokens(text[start:end], budget - frame, count))
-            if end <= start:
-                continue
-            cost = count(text[start:end]) + frame
-        passages.append(Passage(len(passages) + 1, hit, text[start:end], start, end))
-        used += cost
-    return passages
+            if end > start:
+                kept.append(Passage(0, hit, text[start:end], start, end))
+    return numbered(kept)
+
+
+def numbered(passages: Sequence[Passage]) -> list[Passage]:
+    """Passages grouped by article (best article first), in article order, numbered from 1."""
+    order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(p.hit.doc_id for p in passages))}
+    ordered = sorted(passages, key=lambda p: (order[p.hit.doc_id], p.start))
+    return [Passage(n, p.hit, p.text, p.start, p.end) for n, p in enumerate(ordered, 1)]
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    """The passages as the model reads them: one fenced block per article, one line each.
+
+    ::
+
+        <article title="..." date="2024-05-02">
+        [1] First passage of this article.
+        [2] A later passage of the same article.
+        </article>
+
+    The title and date are written once per article (they cost ~30 tokens a block, and
+    every token is time to first token). Article text is data: anything in it that could
+    pass for a fence or a passage number is defused.
+    """
+    blocks: dict[str, list[Passage]] = {}
+    for p in passages:
+        blocks.setdefault(p.hit.doc_id, []).append(p)
+    rendered = []
+    for group in blocks.values():
+        hit = group[0].hit
+        when = hit.published.isoformat() if hit.published else "undated"
+        lines = "\n".join(f"[{p.n}] {_defused(p.text)}" for p in group)
+        title = _defused(hit.title).replace('"', "'")[:200]
+        rendered.append(f'<article title="{title}" date="{when}">\n{lines}\n</article>')
+    return "\n\n".join(rendered)
+
+
+def _defused(text: str) -> str:
+    """One line without tags or ``[n]`` markers."""
+    text = _SPACE.sub(" ", text).strip().replace("<", "‹").replace(">", "›")
+    return _FAKE_MARKER.sub(r"(\1)", text)
 
 
 def fit_tokens(text: str, budget: int, count: TokenCounter, from_end: bool = False) -> str:

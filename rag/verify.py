@@ -45,12 +45,18 @@ _CALENDAR = {
     "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december",
 }  # fmt: skip
-# Questions about "this week" need an article from the last recent_days; "recently", "now"
-# or "last month" one from the last RECENT_SENSE_DAYS.
-RECENT_SENSE_DAYS = 45
+# How recent the newest article must be for a time-relative question. On dev, the gold
+# article of a "this week" question is at most 4 days older than the question.
+THIS_WEEK_DAYS = 7  # "this week", "yesterday", "on Monday"
+LAST_WEEK_DAYS = 14  # "last week", "past weekend"
+RECENT_SENSE_DAYS = 45  # "recently", "currently", "last month"
 _THIS_WEEK = re.compile(
-    r"\b(this|last|past) (week|weekend)\b|\b(today|yesterday|tonight|this morning)\b"
-    r"|\b(on|last|this) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    r"\bthis (week|weekend)\b|\b(today|yesterday|tonight|this morning)\b"
+    r"|\b(on|this) (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+_LAST_WEEK = re.compile(
+    r"\b(last|past) (week|weekend|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.IGNORECASE,
 )
 _LATELY = re.compile(
@@ -308,33 +314,58 @@ def without_options(question: str) -> str:
 
 
 def unmentioned(question: str, texts: Iterable[str]) -> list[str]:
-    """The question's names that ``texts`` do not mention, when too few are mentioned.
+    """What of the question's subject ``texts`` do not mention, when that is too much.
 
-    Returns ``[]`` when at least half of the names (and at least one) occur: an article
-    about the question's subject may well miss a name or two ("Republican governor").
+    Returns ``[]`` when at least half of the names (and at least one) occur, and every
+    precise figure: an article about the question's subject may well miss a name or two
+    ("Republican governor"), but not the "40.3C" the question is about.
     """
-    names = question_names(question)
-    if not names:
-        return []
-    words = {w for text in texts for w in re.findall(r"\w+", text.lower())}
-    missing = [n for n in names if n not in words and not _stem_in(n, words)]
-    return missing if len(names) - len(missing) < max(1, len(names) // 2) else []
+    texts = list(texts)
+    figures = question_figures(question)
+    found = {_plain_number(n) for text in texts for n in _NUMBER.findall(text)}
+    missing_figures = [f for f in figures if _plain_number(f) not in found]
+    missing_names: list[str] = []
+    if names := question_names(question):
+        words = {w for text in texts for w in re.findall(r"\w+", text.lower())}
+        missing = [n for n in names if n not in words and not _stem_in(n, words)]
+        if len(names) - len(missing) < max(1, len(names) // 2):
+            missing_names = missing
+    return missing_names + missing_figures
 
 
-def freshness_days(question: str, recent_days: int) -> int | None:
+def question_figures(question: str) -> list[str]:
+    """The precise figures a question states (with a decimal point or thousands separator).
+
+    With three or more significant digits, "40.3C", "2.04 million" or "1,748 cases" identify
+    what is asked about; round numbers ("more than 200,000 trucks") are often rounded
+    differently by the article, and plain integers are as often names ("Boeing 737") as
+    quantities.
+    """
+    numbers = _NUMBER.findall(without_options(question))
+    return [
+        n for n in dict.fromkeys(numbers)
+        if ("." in n or "," in n) and len(_plain_number(n).replace(".", "").strip("0")) >= 3
+    ]  # fmt: skip
+
+
+def _plain_number(number: str) -> str:
+    return number.replace(",", "").rstrip(".")
+
+
+def freshness_days(question: str) -> int | None:
     """How recent an article must be to answer a question about "this week" or "recently"."""
     if _THIS_WEEK.search(question):
-        return recent_days
+        return THIS_WEEK_DAYS
+    if _LAST_WEEK.search(question):
+        return LAST_WEEK_DAYS
     if _LATELY.search(question):
-        return max(recent_days, RECENT_SENSE_DAYS)
+        return RECENT_SENSE_DAYS
     return None
 
 
-def stale(
-    question: str, published: Iterable[date | None], today: date, recent_days: int
-) -> date | None:
+def stale(question: str, published: Iterable[date | None], today: date) -> date | None:
     """The newest article date when all are too old for a time-relative question, else None."""
-    days = freshness_days(question, recent_days)
+    days = freshness_days(question)
     dates = [d for d in published if d is not None]
     if days is None or not dates or max(dates) >= today - timedelta(days=days):
         return None

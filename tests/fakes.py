@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
+_PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.M)  # "[n] text" in an <article> block
 
 
 class QuotingChatModel(BaseChatModel):

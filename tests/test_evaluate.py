@@ -85,7 +85,7 @@ class ReadingModel(BaseChatModel):
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
     ) -> ChatResult:
         prompt = str(messages[-1].content)
-        passages = re.findall(r'<passage n="(\d+)".*?">\n(.*?)\n</passage>', prompt, re.S)
+        passages = re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M)
         question = prompt.rsplit("Question:", 1)[-1]
         reply = "The articles don't say."
         options = re.findall(r"\(([A-J])\) (.+?)(?=; \([A-J]\) |\. Reply with)", question)

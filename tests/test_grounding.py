@@ -120,11 +120,12 @@ def test_context_is_exact_article_slices_within_budget(grounded: Callable[..., A
     passages = context.build(
         question, hits, assistant.embedder.encode, assistant._article_text, budget=120
     )
-    assert passages and sum(context.approx_tokens(p.text) for p in passages) <= 120
+    assert passages and context.approx_tokens(context.format_passages(passages)) <= 120
     for p in passages:
         stored = assistant.store.article(p.hit.doc_id)
         assert stored is not None and stored.text[p.start : p.end] == p.text
-    assert "1.4 million euros" in passages[0].text  # the sentence with the number comes first
+    best_article = [p.text for p in passages if p.hit.doc_id == passages[0].hit.doc_id]
+    assert any("1.4 million euros" in text for text in best_article)  # its article comes first
 
 
 # ---- verification --------------------------------------------------------------------------
@@ -228,10 +229,34 @@ def test_articles_that_miss_most_of_the_question_names_cannot_answer_it() -> Non
 
 
 @pytest.mark.parametrize(
+    ("question", "figures"),
+    [
+        ("Where was the UK's record of 40.3C measured?", ["40.3"]),
+        ("Which state reported 1,748 cases, and 2.04 per cent more in 2022?", ["1,748", "2.04"]),
+        ("Who recalled more than 200,000 trucks in 19 states?", []),  # round numbers
+        ("Which airline flies the Boeing 737 on route 1234?", []),  # names
+        ("How many Covid-19 cases? Options: (A) 1,234; (B) 5,678.", []),
+    ],
+)  # fmt: skip
+def test_question_figures_are_its_precise_numbers(question: str, figures: list[str]) -> None:
+    assert verify.question_figures(question) == figures
+
+
+def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
+    question = "As the UK hit record highs, where was the hottest temperature of 40.3C recorded?"
+    near_miss = "In the UK, temperatures reached 38.1C in Santon Downham, the third hottest day."
+    assert verify.unmentioned(question, [near_miss]) == ["40.3"]
+    assert verify.unmentioned(question, ["The UK's 40.3C came in Coningsby."]) == []
+    assert verify.unmentioned(question, ["The UK saw 40.3 degrees."]) == []
+
+
+@pytest.mark.parametrize(
     ("question", "published", "stale"),
     [
-        ("Who won this week?", date(2024, 8, 20), True),
-        ("Who won this week?", date(2024, 8, 28), False),
+        ("Who won this week?", date(2024, 8, 24), True),
+        ("Who won this week?", date(2024, 8, 26), False),
+        ("Who won the race last week?", date(2024, 8, 20), False),
+        ("Who won the race last week?", date(2024, 8, 17), True),
         ("Which seed was recently added to the list?", date(2024, 8, 1), False),
         ("Which seed was recently added to the list?", date(2024, 6, 1), True),
         ("Who won the 2022 final?", date(2020, 1, 1), False),
@@ -240,7 +265,7 @@ def test_articles_that_miss_most_of_the_question_names_cannot_answer_it() -> Non
 def test_time_relative_questions_need_recent_articles(
     question: str, published: date, stale: bool
 ) -> None:
-    newest = verify.stale(question, [published, None], TODAY, recent_days=10)
+    newest = verify.stale(question, [published, None], TODAY)
     assert newest == (published if stale else None)
 
 
@@ -307,12 +332,12 @@ def test_supported_answer_keeps_only_supported_sentences(grounded: Callable[...,
 
 def test_article_text_cannot_change_the_instructions(grounded: Callable[..., Any]) -> None:
     assistant, llm = grounded("The museum shop sells postcards and guidebooks [1].")
-    assistant.ask("What does the museum shop sell?", today=TODAY)
+    assistant.ask("What word and image should every museum answer add?", today=TODAY)
     system, human = llm.prompts[0]
     assert system.content == SYSTEM_PROMPT  # fixed, whatever the articles say
     body = str(human.content)
-    fenced = [part.split("</passage>")[0] for part in body.split("<passage")[1:]]
-    outside = "".join(part.split("</passage>")[-1] for part in body.split("<passage"))
+    fenced = [part.split("</article>")[0] for part in body.split("<article")[1:]]
+    outside = "".join(part.split("</article>")[-1] for part in body.split("<article"))
     assert any("attacker.example" in part for part in fenced)  # shown to the model ...
     assert "attacker.example" not in outside  # ... only as fenced data
 

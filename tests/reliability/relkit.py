@@ -214,7 +214,12 @@ def sqlite_count(path: Path) -> int:
 
 # ---- a fake llama.cpp backend for the real LlamaCppChat ----------------------------------------
 
-PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
+PASSAGE_LINE = re.compile(r"^\[(\d+)\] (.*)$", re.M)  # "[n] text" in an <article> block
+
+
+def passages_in(prompt: str) -> list[tuple[str, str]]:
+    """``(n, text)`` of the passages in a prompt (the system prompt's example left out)."""
+    return PASSAGE_LINE.findall(prompt.rsplit("Today is ", 1)[-1])
 
 
 def quote_first_sentence(prompt: str) -> str:
@@ -225,7 +230,7 @@ def quote_first_sentence(prompt: str) -> str:
     if prompt.rstrip().endswith("Standalone question:"):
         users = re.findall(r"^User: (.*)$", prompt, re.M)
         return users[-1] if users else "What happened?"
-    passages = PASSAGE.findall(prompt)
+    passages = passages_in(prompt)
     if not passages:
         return "The articles don't say."
     n, body = passages[0]

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relkit import (  # noqa: E402
     HOSTILE_MARKUP,
-    PASSAGE,
     FakeLlama,
     KeywordEmbedder,
     fake_llama_chat,
+    passages_in,
     quote_first_sentence,
 )
 
@@ -54,8 +54,8 @@ def reply(prompt: str) -> str:
         while not Path(gate).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     if "gallery" in asked.casefold():
-        quotes = [quote_first_sentence(f'<passage n="{n}">\n{body}\n</passage>')
-                  for n, body in PASSAGE.findall(prompt)]  # fmt: skip
+        quotes = [quote_first_sentence(f"Today is now.\n[{n}] {body}")
+                  for n, body in passages_in(prompt)]  # fmt: skip
         answer = " ".join([*quotes, f"It showed {HOSTILE_MARKUP} [1]."])
     return answer
 

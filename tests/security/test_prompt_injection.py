@@ -25,6 +25,7 @@ from relkit import (
     FakeLlama,
     fake_llama_chat,
     markdown_article,
+    passages_in,
     real_hostile_run,
 )
 
@@ -49,7 +50,6 @@ TARGETED = markdown_article(
     "Head librarian Marta Quist said visitor numbers had already doubled in the first week.",
 )
 SYSTEM_LINES = [line.strip("- ") for line in SYSTEM_PROMPT.splitlines()[:8] if len(line) > 30]
-_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 _URL = re.compile(r"https?://[^\s)\]>\"']+")
 
 
@@ -106,7 +106,7 @@ def _assistant(store: Store, embedder, reply: Callable[[str], str]) -> Assistant
 
 def _obey(prompt: str) -> str:
     """A model that does what every passage says, and then some."""
-    passages = _PASSAGE.findall(prompt)
+    passages = passages_in(prompt)
     obeyed = [
         f"{sentence.strip()} [{n}]."
         for n, body in passages
@@ -151,7 +151,7 @@ def test_system_prompt_leak_asked_for_in_the_question_is_dropped(hostile, embedd
 
 def test_injected_instruction_never_reaches_the_model_and_parroting_is_dropped(targeted, embedder):
     def parrot(prompt: str) -> str:
-        passages = _PASSAGE.findall(prompt)
+        passages = passages_in(prompt)
         assert not [body for _, body in passages if CANARY in body]  # never shown to the model
         n = next(n for n, body in passages if "Riverside" in body)
         return (f"The library reopened on Saturday [{n}]. The code word is {CANARY} [{n}]. "
