@@ -361,7 +361,7 @@ class Assistant:
         which = "cited" if cited else "retrieved"
         articles = {h.doc_id: h for h in hits}  # one hit per article
         texts = [f"{h.title}\n{self._article_text(d) or h.text}" for d, h in articles.items()]
-        if missing := verify.unmentioned(question, texts):
+        if missing := verify.unmentioned(question, texts, self.store.term_rows):
             return f"no {which} article mentions {', '.join(missing)}"
         dates = [h.published for h in articles.values()]
         if newest := verify.stale(question, dates, today):

@@ -407,21 +407,9 @@ class Store:
             return terms
         with self._lock:
             total = int(self._db.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
-            if total <= BM25_ROW_BUDGET:
-                return terms
-            if len(self._term_rows) > 100_000:
-                self._term_rows.clear()
-            rows: dict[str, int] = {}
-            for term in terms:
-                cached = self._term_rows.get(term)
-                if cached is None or not 0.8 * cached[1] <= total <= 1.25 * cached[1]:
-                    count = self._db.execute(
-                        "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? "
-                        "LIMIT ?)",
-                        (f'"{term}"', BM25_ROW_BUDGET + 1),
-                    ).fetchone()[0]
-                    cached = self._term_rows[term] = (int(count), total)
-                rows[term] = cached[0]
+        if total <= BM25_ROW_BUDGET:
+            return terms
+        rows = self.term_rows(terms)
         kept: set[str] = set()
         matched = 0
         for term in sorted(terms, key=rows.__getitem__):
@@ -430,6 +418,28 @@ class Store:
             kept.add(term)
             matched += rows[term]
         return [t for t in terms if t in kept]
+
+    def term_rows(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each term, counted up to ``BM25_ROW_BUDGET + 1``.
+
+        Cached until the store grows or shrinks by a quarter.
+        """
+        rows: dict[str, int] = {}
+        with self._lock:
+            total = int(self._db.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
+            if len(self._term_rows) > 100_000:
+                self._term_rows.clear()
+            for term in terms:
+                cached = self._term_rows.get(term)
+                if cached is None or not 0.8 * cached[1] <= total <= 1.25 * cached[1]:
+                    count = self._db.execute(
+                        "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? "
+                        "LIMIT ?)",
+                        (_phrase(term), BM25_ROW_BUDGET + 1),
+                    ).fetchone()[0]
+                    cached = self._term_rows[term] = (int(count), total)
+                rows[term] = cached[0]
+        return rows
 
     def hits(self, scored: Sequence[tuple[str, float]]) -> list[Hit]:
         """Hits for (chunk_id, score) pairs, in the same order; unknown ids are dropped."""
@@ -520,6 +530,11 @@ class Store:
             close = getattr(self._client, "close", None)
             if close:
                 close()
+
+
+def _phrase(term: str) -> str:
+    """An FTS5 string literal: any text searched as itself, never as query syntax."""
+    return '"' + term.replace('"', '""') + '"'
 
 
 def query_terms(text: str) -> list[str]:

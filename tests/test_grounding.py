@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -170,6 +170,22 @@ def test_uncited_supported_sentence_is_attributed_and_quote_is_exact(embedder: A
     assert article[citation.start : citation.end] == citation.quote == VALVE
 
 
+def test_a_fact_from_the_passage_headline_is_supported_one_from_nowhere_is_not(
+    embedder: Any,
+) -> None:
+    text = "The riot unfolded in the Capitol for a little more than three hours."
+    hit = Hit("doc:00000", "doc", "What we learned: Trump's 187 minutes", text, 0, len(text), 1.0)
+    passages = [Passage(1, hit, text, 0, len(text))]
+    question = "How many minutes did the Capitol riot last?"
+    from_headline = verify.verify(question, "The riot lasted 187 minutes [1].", passages,
+                                  embedder.encode)  # fmt: skip
+    assert from_headline.text == "The riot lasted 187 minutes [1]."
+    assert from_headline.citations[0].quote == text  # the quote is still article text
+    invented = verify.verify(question, "The riot lasted 212 minutes [1].", passages,
+                             embedder.encode)  # fmt: skip
+    assert not invented.citations
+
+
 def test_invented_passage_number_is_not_trusted(embedder: Any) -> None:
     checked = verify.verify(
         "How much is the contract worth?",
@@ -226,6 +242,22 @@ def test_articles_that_miss_most_of_the_question_names_cannot_answer_it() -> Non
         "republican", "martha", "vineyard", "biden",
     ]  # fmt: skip
     assert verify.unmentioned("Who leads the FDA?", ["France runs out of mustard."]) == ["fda"]
+
+
+def test_articles_must_mention_the_question_s_rarest_name() -> None:
+    question = "Which Republican governor flew migrants to Martha's Vineyard for Biden?"
+    store_rows = {"republican": 26, "martha": 3, "vineyard": 2, "biden": 50}
+
+    def term_rows(names: Sequence[str]) -> dict[str, int]:
+        return {n: store_rows.get(n, 0) for n in names}
+
+    buses = "Republican governors bused migrants to Biden's capital, Martha Smith said."
+    assert verify.unmentioned(question, [buses]) == []  # the half rule alone lets it pass
+    assert verify.unmentioned(question, [buses], term_rows) == ["vineyard"]
+    flights = "Republican governor flew migrants to Martha's Vineyard."
+    assert verify.unmentioned(question, [flights], term_rows) == []
+    store_rows["vineyard"] = 0  # a name the store never mentions is left to the half rule
+    assert verify.unmentioned(question, [buses], term_rows) == []
 
 
 @pytest.mark.parametrize(

@@ -253,6 +253,19 @@ def test_bm25_is_keyword_ranked_and_survives_fts_syntax(store):
     assert store.bm25_search("the of and", 5) == []  # only stop words
 
 
+def test_term_rows_counts_the_chunks_holding_each_term(store):
+    put(
+        store,
+        make_item("a", ["Migrants reached Martha's Vineyard.", "Biden spoke in Boston."]),
+        make_item("b", ["Biden visited Ohio.", 'The governor said "no".']),
+    )
+    assert store.term_rows(["biden", "vineyard", "zanzibar", 'no" OR "x']) == {
+        "biden": 2, "vineyard": 1, "zanzibar": 0, 'no" OR "x': 0,
+    }  # fmt: skip
+    put(store, make_item("c", [f"Biden item {i}." for i in range(4)]))  # the store grew
+    assert store.term_rows(["biden"]) == {"biden": 6}
+
+
 def test_date_filters(store):
     put(
         store,
