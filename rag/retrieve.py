@@ -10,6 +10,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 OVERFETCH = 4
 # A date window with more chunks than this is searched with a Chroma ``where`` filter.
 MAX_WINDOW_IDS = 20_000
+# Threads shared by all searches, for their BM25 side (see ``search``).
+_SIDE_THREAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsqa-bm25")
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,7 @@ def search(
     """
     k = k or settings.k
     n = max(settings.candidates, k)
-    vector = embedder.encode([question])[0]
-    dense = _dense(store, vector, n, filters)
-    keyword = _keyword(store, question, n, filters)
-    rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
-    weights = [settings.dense_weight, settings.bm25_weight]
+    recent = None
     if filters.until and settings.recent_days:
         # News questions are mostly about what happened just before they were asked: a
         # second pair of searches restricted to recent articles lets those compete.
@@ -93,10 +92,25 @@ def search(
             since=max(filters.since or date.min, filters.until - timedelta(settings.recent_days)),
             until=filters.until,
         )
+
+    def keyword_searches() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        main = _keyword(store, question, n, filters)
+        if recent is None:
+            return main, []
+        return main, store.bm25_search(question, n, since=recent.since, until=recent.until)
+
+    # BM25 needs no vector: it runs on another thread while the question is embedded (both
+    # release the GIL), which saves the shorter of the two on a multi-core machine.
+    keyword_future = _SIDE_THREAD.submit(keyword_searches)
+    vector = embedder.encode([question])[0]
+    dense = _dense(store, vector, n, filters)
+    keyword, keyword_recent = keyword_future.result()
+    rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
+    weights = [settings.dense_weight, settings.bm25_weight]
+    if recent is not None:
         weight = (settings.recent_weight_relative if is_time_relative(question)
                   else settings.recent_weight)  # fmt: skip
         dense_recent = _dense_window(store, vector, n, recent)
-        keyword_recent = store.bm25_search(question, n, since=recent.since, until=recent.until)
         rankings += [[cid for cid, _ in dense_recent], [cid for cid, _ in keyword_recent]]
         weights += [weight * settings.dense_weight, weight * settings.bm25_weight]
         dense = dense + dense_recent
