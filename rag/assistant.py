@@ -361,7 +361,7 @@ class Assistant:
         which = "cited" if cited else "retrieved"
         articles = {h.doc_id: h for h in hits}  # one hit per article
         texts = [f"{h.title}\n{self._article_text(d) or h.text}" for d, h in articles.items()]
-        if missing := verify.unmentioned(question, texts, self.store.term_rows):
+        if missing := verify.unmentioned(question, texts, self._term_shares):
             return f"no {which} article mentions {', '.join(missing)}"
         dates = [h.published for h in articles.values()]
         if newest := verify.stale(question, dates, today):
@@ -370,6 +370,11 @@ class Assistant:
                 f"{which} articles is from {newest.isoformat()}"
             )
         return None
+
+    def _term_shares(self, terms: Sequence[str]) -> dict[str, float]:
+        """The share of the stored chunks that hold each term."""
+        total = max(self.store.count(), 1)
+        return {term: rows / total for term, rows in self.store.term_rows(terms).items()}
 
     def _article_text(self, doc_id: str) -> str | None:
         stored = self.store.article(doc_id)

@@ -49,7 +49,8 @@ _CALENDAR = {
 # article of a "this week" question is at most 4 days older than the question.
 THIS_WEEK_DAYS = 7  # "this week", "yesterday", "on Monday"
 LAST_WEEK_DAYS = 14  # "last week", "past weekend"
-TermRows = Callable[[Sequence[str]], dict[str, int]]  # term -> chunks holding it (Store)
+TermShares = Callable[[Sequence[str]], dict[str, float]]  # term -> share of chunks holding it
+RARE_NAME_SHARE = 0.02  # a name in at most this share of the chunks is specific
 RECENT_SENSE_DAYS = 45  # "recently", "currently", "last month"
 _THIS_WEEK = re.compile(
     r"\bthis (week|weekend)\b|\b(today|yesterday|tonight|this morning)\b"
@@ -318,15 +319,16 @@ def without_options(question: str) -> str:
 
 
 def unmentioned(
-    question: str, texts: Iterable[str], term_rows: TermRows | None = None
+    question: str, texts: Iterable[str], term_shares: TermShares | None = None
 ) -> list[str]:
     """What of the question's subject ``texts`` do not mention, when that is too much.
 
     Returns ``[]`` when at least half of the names (and at least one) occur, every precise
-    figure, and the rarest name: an article about the question's subject may well miss a
-    name or two ("Republican governor"), but not the "40.3C" the question is about, nor its
-    most specific name ("Martha's Vineyard", not "Biden"). Rarity is counted in the store
-    (``term_rows``; names the store never mentions are left to the half rule). On dev, every
+    figure, and the rarest name if it is rare: an article about the question's subject may
+    well miss a name or two ("Republican governor", "United States" written "U.S."), but
+    not the "40.3C" the question is about, nor its most specific name ("Martha's Vineyard",
+    in 0.2% of the dev chunks). ``term_shares`` gives the share of the store's chunks that
+    hold each name; names the store never mentions are left to the half rule. On dev, every
     gold article mentions its question's rarest name.
     """
     texts = list(texts)
@@ -337,11 +339,11 @@ def unmentioned(
     if names := question_names(question):
         words = {w for text in texts for w in re.findall(r"\w+", text.lower())}
         missing = [n for n in names if n not in words and not _stem_in(n, words)]
-        rows = term_rows(names) if term_rows and missing else {}
-        known = [n for n in names if rows.get(n)]
+        shares = term_shares(names) if term_shares and missing else {}
+        rare = [n for n in names if 0 < shares.get(n, 0) <= RARE_NAME_SHARE]
         if len(names) - len(missing) < max(1, len(names) // 2):
             missing_names = missing
-        elif known and (rarest := min(known, key=rows.__getitem__)) in missing:
+        elif rare and (rarest := min(rare, key=shares.__getitem__)) in missing:
             missing_names = [rarest]
     return missing_names + missing_figures
 

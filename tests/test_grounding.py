@@ -244,20 +244,23 @@ def test_articles_that_miss_most_of_the_question_names_cannot_answer_it() -> Non
     assert verify.unmentioned("Who leads the FDA?", ["France runs out of mustard."]) == ["fda"]
 
 
-def test_articles_must_mention_the_question_s_rarest_name() -> None:
+def test_articles_must_mention_the_question_s_rarest_name_when_it_is_rare() -> None:
     question = "Which Republican governor flew migrants to Martha's Vineyard for Biden?"
-    store_rows = {"republican": 26, "martha": 3, "vineyard": 2, "biden": 50}
+    store_chunks = {"republican": 26, "martha": 3, "vineyard": 2, "biden": 50}
 
-    def term_rows(names: Sequence[str]) -> dict[str, int]:
-        return {n: store_rows.get(n, 0) for n in names}
+    def shares(names: Sequence[str]) -> dict[str, float]:
+        return {n: store_chunks.get(n, 0) / 2500 for n in names}
 
     buses = "Republican governors bused migrants to Biden's capital, Martha Smith said."
     assert verify.unmentioned(question, [buses]) == []  # the half rule alone lets it pass
-    assert verify.unmentioned(question, [buses], term_rows) == ["vineyard"]
+    assert verify.unmentioned(question, [buses], shares) == ["vineyard"]
     flights = "Republican governor flew migrants to Martha's Vineyard."
-    assert verify.unmentioned(question, [flights], term_rows) == []
-    store_rows["vineyard"] = 0  # a name the store never mentions is left to the half rule
-    assert verify.unmentioned(question, [buses], term_rows) == []
+    assert verify.unmentioned(question, [flights], shares) == []
+    store_chunks["vineyard"] = 0  # a name the store never mentions is left to the half rule
+    assert verify.unmentioned(question, [buses], shares) == []
+    store_chunks["martha"] = store_chunks["vineyard"] = 400  # common names are not required
+    assert verify.unmentioned(question, ["Republican governors bused migrants to Biden."],
+                              shares) == []  # fmt: skip
 
 
 @pytest.mark.parametrize(
