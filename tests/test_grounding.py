@@ -128,6 +128,22 @@ def test_context_is_exact_article_slices_within_budget(grounded: Callable[..., A
     assert any("1.4 million euros" in text for text in best_article)  # its article comes first
 
 
+def test_only_a_shortlist_of_candidate_sentences_is_embedded(embedder: Any) -> None:
+    filler = " ".join(f"Filler line {i} is about the weather in town." for i in range(40))
+    text = f"{filler} The museum roof repair cost 1.4 million euros. {filler}"
+    hit = Hit("doc:00000", "doc", "Town news", text, 0, len(text), 1.0)
+    embedded: list[int] = []
+
+    def encode(texts: Sequence[str]) -> Any:
+        embedded.append(len(texts))
+        return embedder.encode(texts)
+
+    question = "How much did the museum roof repair cost?"
+    passages = context.build(question, [hit], encode, lambda _: text, budget=200, anchors=2)
+    assert embedded == [1 + context.SHORTLIST]  # the question and the shortlist, of 81
+    assert any("1.4 million euros" in p.text for p in passages)
+
+
 # ---- verification --------------------------------------------------------------------------
 
 VALVE = "The contract is worth 3.2 million euros and runs for six years."
