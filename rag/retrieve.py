@@ -27,7 +27,7 @@ OVERFETCH = 4
 # A date window with more chunks than this is searched with a Chroma ``where`` filter.
 MAX_WINDOW_IDS = 20_000
 # Threads shared by all searches, for their BM25 side (see ``search``).
-_SIDE_THREAD = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsqa-bm25")
+_BM25_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsqa-bm25")
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def search(
 
     # BM25 needs no vector: it runs on another thread while the question is embedded (both
     # release the GIL), which saves the shorter of the two on a multi-core machine.
-    keyword_future = _SIDE_THREAD.submit(keyword_searches)
+    keyword_future = _BM25_THREADS.submit(keyword_searches)
     vector = embedder.encode([question])[0]
     dense = _dense(store, vector, n, filters)
     keyword, keyword_recent = keyword_future.result()
