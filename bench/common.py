@@ -30,7 +30,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-DEV = ROOT.parent / "shared" / "eval" / "dev"
+# The dev set is never copied into the repository: it sits next to it (../shared), or where
+# $NEWSQA_DEV_SET points (a clone elsewhere).
+DEV = Path(os.environ.get("NEWSQA_DEV_SET") or ROOT.parent / "shared" / "eval" / "dev")
 DEV_CORPUS = DEV / "corpus.jsonl"
 DEV_QUESTIONS = DEV / "questions.jsonl"
 
@@ -180,6 +182,11 @@ def timer() -> Iterator[list[float]]:
 
 def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The first ``limit`` records of a JSON-lines file."""
+    if not path.exists():
+        raise SystemExit(
+            f"{path} not found. The dev set lives in ../shared/eval/dev next to the project; "
+            "point $NEWSQA_DEV_SET at that folder, or pass --questions / --corpus."
+        )
     rows: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as f:
         for line in f:

@@ -114,3 +114,13 @@ def test_footprint_bench(tmp_path):
     results = run("footprint.py", tmp_path, "--no-answer")
     assert results["serve"]["ready_s"] > 0
     assert results["rag_list"]["imported"]["torch"] is False
+
+
+def test_a_missing_dev_set_is_a_clear_error_not_a_traceback(tmp_path):
+    env = {**os.environ, "NEWSQA_DEV_SET": str(tmp_path / "nowhere")}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "answer.py"), "--limit", "1", "--out-dir", str(tmp_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "NEWSQA_DEV_SET" in proc.stderr and "Traceback" not in proc.stderr
