@@ -882,6 +882,7 @@ class ServerStore(Store):
     article = _synced(Store.article)
     content_hash = _synced(Store.content_hash)
     bm25_search = _synced(Store.bm25_search)
+    term_rows = _synced(Store.term_rows)
     hits = _synced(Store.hits)
     chunk_ids = _synced(Store.chunk_ids)
     published = _synced(Store.published)
