@@ -301,8 +301,10 @@ class Assistant:
             yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=off_scope)
             return
 
+        # A time-relative question is answered from the recent articles only, when there are any.
+        recent = verify.fresh(search_for, hits, today)
         passages = context.build(
-            search_for, hits, self.embedder.encode, self._article_text,
+            search_for, recent, self.embedder.encode, self._article_text,
             budget=self._passage_budget(search_for, today), anchors=self.settings.answer.passages,
             neighbours=self.settings.answer.neighbours, count=self._count_tokens,
         )  # fmt: skip

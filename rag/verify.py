@@ -20,7 +20,7 @@ import numpy as np
 from rag.answer import citation_for
 from rag.chunk import split_sentences
 from rag.store import query_terms
-from rag.types import Citation, Passage
+from rag.types import Citation, Hit, Passage
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 
@@ -49,6 +49,19 @@ _CALENDAR = {
 # article of a "this week" question is at most 4 days older than the question.
 THIS_WEEK_DAYS = 7  # "this week", "yesterday", "on Monday"
 LAST_WEEK_DAYS = 14  # "last week", "past weekend"
+# Places and their adjectives that share no 5-letter prefix ("French mustard" is
+# supported by "France's most famous condiment"); "Germany"/"German" and the like need none.
+_PLACE_ADJECTIVES = {
+    "britain": "british", "china": "chinese", "cuba": "cuban", "denmark": "danish",
+    "egypt": "egyptian", "england": "english", "finland": "finnish", "france": "french",
+    "greece": "greek", "iran": "iranian", "iraq": "iraqi", "ireland": "irish",
+    "italy": "italian", "japan": "japanese", "kenya": "kenyan", "lebanon": "lebanese",
+    "netherlands": "dutch", "norway": "norwegian", "peru": "peruvian",
+    "philippines": "filipino", "poland": "polish", "qatar": "qatari", "scotland": "scottish",
+    "spain": "spanish", "sweden": "swedish", "switzerland": "swiss", "syria": "syrian",
+    "thailand": "thai", "turkey": "turkish", "wales": "welsh", "yemen": "yemeni",
+}  # fmt: skip
+_OTHER_FORM = _PLACE_ADJECTIVES | {adj: place for place, adj in _PLACE_ADJECTIVES.items()}
 TermShares = Callable[[Sequence[str]], dict[str, float]]  # term -> share of chunks holding it
 RARE_NAME_SHARE = 0.02  # a name in at most this share of the chunks is specific
 RECENT_SENSE_DAYS = 45  # "recently", "currently", "last month"
@@ -232,11 +245,14 @@ def _coverage(claim: str, passage: str, question: str) -> float:
     if not words:
         return 0.0
     found = set(query_terms(passage))
-    return sum(1 for w in words if w in found or _stem_in(w, found)) / len(words)
+    return sum(1 for w in words if _occurs(w, found)) / len(words)
 
 
-def _stem_in(word: str, found: set[str]) -> bool:
-    return len(word) >= 5 and any(f.startswith(word[:5]) for f in found)
+def _occurs(word: str, found: set[str]) -> bool:
+    """``word`` or a form of it is in ``found`` ("hospitals", or "France" for "French")."""
+    if word in found or (len(word) >= 5 and any(f.startswith(word[:5]) for f in found)):
+        return True
+    return _OTHER_FORM.get(word) in found
 
 
 def _facts_present(claim: str, passage: str, question: str) -> bool:
@@ -247,7 +263,7 @@ def _facts_present(claim: str, passage: str, question: str) -> bool:
             return False
     words = set(re.findall(r"\w+", haystack))
     for name in _names(claim):
-        if name not in words and not _stem_in(name, words):
+        if not _occurs(name, words):
             return False
     return True
 
@@ -262,7 +278,7 @@ def is_restatement(claim: str, question: str) -> bool:
     if len(words) < 6:
         return not words
     asked = set(query_terms(question))
-    return sum(1 for w in words if w in asked or _stem_in(w, asked)) / len(words) >= RESTATEMENT
+    return sum(1 for w in words if _occurs(w, asked)) / len(words) >= RESTATEMENT
 
 
 def _new_facts(claim: str, question: str) -> list[str]:
@@ -338,7 +354,7 @@ def unmentioned(
     missing_names: list[str] = []
     if names := question_names(question):
         words = {w for text in texts for w in re.findall(r"\w+", text.lower())}
-        missing = [n for n in names if n not in words and not _stem_in(n, words)]
+        missing = [n for n in names if not _occurs(n, words)]
         shares = term_shares(names) if term_shares and missing else {}
         rare = [n for n in names if 0 < shares.get(n, 0) <= RARE_NAME_SHARE]
         if len(names) - len(missing) < max(1, len(names) // 2):
@@ -376,6 +392,22 @@ def freshness_days(question: str) -> int | None:
     if _LATELY.search(question):
         return RECENT_SENSE_DAYS
     return None
+
+
+def fresh(question: str, hits: Sequence[Hit], today: date) -> list[Hit]:
+    """The hits recent enough for a time-relative question; all hits if it is not one.
+
+    Older articles are kept when none is recent: ``stale`` then explains the refusal. A
+    model shown last year's report next to this week's often answers from the old one
+    ("Who became prime minister this week?" -> the 2016 article), which the check after it
+    speaks can only refuse.
+    """
+    days = freshness_days(question)
+    if days is None:
+        return list(hits)
+    oldest = today - timedelta(days=days)
+    recent = [h for h in hits if h.published is None or h.published >= oldest]
+    return recent or list(hits)
 
 
 def stale(question: str, published: Iterable[date | None], today: date) -> date | None:

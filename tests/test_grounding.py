@@ -320,6 +320,41 @@ def test_time_relative_questions_need_recent_articles(
     assert newest == (published if stale else None)
 
 
+def test_time_relative_questions_are_answered_from_the_recent_articles_only() -> None:
+    def hit(doc_id: str, published: date | None) -> Hit:
+        return Hit(f"{doc_id}:00000", doc_id, doc_id, "text", 0, 4, 1.0, published=published)
+
+    old, recent, undated = hit("a", date(2024, 8, 1)), hit("b", date(2024, 8, 30)), hit("c", None)
+    hits = [old, recent, undated]
+    assert verify.fresh("Who won the race this week?", hits, TODAY) == [recent, undated]
+    assert verify.fresh("Who won the race?", hits, TODAY) == hits  # not time-relative
+    assert verify.fresh("Who won this week?", [old], TODAY) == [old]  # stale() explains
+
+
+def test_the_model_does_not_see_old_articles_for_a_this_week_question(
+    grounded: Callable[..., Any],
+) -> None:
+    assistant, llm = grounded("The city museum reopened on Saturday [1].")
+    question = "Which museum reopened, and which valve contract was approved this week?"
+    ans = assistant.ask(question, today=date(2024, 5, 6))
+    assert any(h.doc_id.startswith("zephyr-valve") for h in ans.retrieved)  # retrieved...
+    prompt = llm.prompts[0][-1].content
+    assert "city museum reopened" in prompt and "valve" not in prompt.split("Question:")[0]
+    assert ans.citations[0].doc_id.startswith("museum-roof")
+
+
+def test_a_place_and_its_adjective_are_the_same_name(embedder: Any) -> None:
+    passage = _passage(1, "France's famous mustard is running out of stock.")
+    question = "Which condiment are supermarkets in France struggling to stock?"
+    checked = verify.verify(question, "Shops run out of French mustard [1].", [passage],
+                            embedder.encode)  # fmt: skip
+    assert checked.citations, checked.unsupported
+    wrong = verify.verify(question, "Shops run out of Spanish mustard [1].", [passage],
+                          embedder.encode)  # fmt: skip
+    assert not wrong.citations
+    assert verify.unmentioned("Why is French mustard scarce?", [passage.text]) == []
+
+
 def test_question_about_a_subject_no_article_mentions_abstains_before_the_model(
     grounded: Callable[..., Any],
 ) -> None:
