@@ -102,36 +102,47 @@ def build(
     if not sentences:
         return []
     scored = _score(question, sentences, texts, encode)
-    chosen: list[tuple[Hit, int, int, float]] = []  # hit, first, last sentence index, score
+
+    def passages(runs: list[tuple[Hit, int, int]]) -> list[Passage]:
+        """Runs of sentences (hit, first, last index) as article slices, numbered."""
+        out = []
+        for hit, first, last in runs:
+            start, end = spans[hit.doc_id][first][0], spans[hit.doc_id][last][1]
+            out.append(Passage(0, hit, texts[hit.doc_id][start:end], start, end))
+        return numbered(out)
+
+    # The best sentences, each with its neighbours and merged into a run of the same article
+    # it touches. One that would overflow the budget is skipped for the next best, so a long
+    # sentence does not leave the budget half used.
+    chosen: list[tuple[Hit, int, int]] = []
     for sent in sorted(scored, key=lambda x: -x.score):
         if len(chosen) == anchors:
             break
-        doc_spans = spans[sent.hit.doc_id]
         first = max(0, sent.index - neighbours)
-        last = min(len(doc_spans) - 1, sent.index + neighbours)
-        merged = False
-        for j, (hit, a, b, score) in enumerate(chosen):
-            if hit.doc_id == sent.hit.doc_id and first <= b + 1 and last >= a - 1:
-                chosen[j] = (hit, min(a, first), max(b, last), score)
-                merged = True
-                break
-        if not merged:
-            chosen.append((sent.hit, first, last, sent.score))
-    kept: list[Passage] = []
-    for hit, first, last, _ in chosen:
-        doc_spans, text = spans[hit.doc_id], texts[hit.doc_id]
-        start, end = doc_spans[first][0], doc_spans[last][1]
-        candidate = Passage(0, hit, text[start:end], start, end)
-        if count(format_passages(numbered([*kept, candidate]))) <= budget:
-            kept.append(candidate)
-        elif not kept:
+        last = min(len(spans[sent.hit.doc_id]) - 1, sent.index + neighbours)
+        touching = [
+            run for run in chosen
+            if run[0].doc_id == sent.hit.doc_id and first <= run[2] + 1 and last >= run[1] - 1
+        ]  # fmt: skip
+        merged = (
+            touching[0][0] if touching else sent.hit,
+            min([first, *(run[1] for run in touching)]),
+            max([last, *(run[2] for run in touching)]),
+        )
+        trial = [run for run in chosen if run not in touching]
+        trial.insert(chosen.index(touching[0]) if touching else len(trial), merged)
+        if count(format_passages(passages(trial))) <= budget:
+            chosen = trial
+        elif not chosen:
             # The best passage is kept even when it is too long (one sentence of an article
-            # can be thousands of tokens): cut to what fits.
-            frame = count(format_passages(numbered([Passage(0, hit, "", start, start)])))
-            end = start + len(fit_tokens(text[start:end], budget - frame, count))
-            if end > start:
-                kept.append(Passage(0, hit, text[start:end], start, end))
-    return numbered(kept)
+            # can be thousands of tokens): cut to what fits, which fills the budget.
+            (whole,) = passages(trial)
+            frame = count(format_passages([Passage(1, whole.hit, "", whole.start, whole.start)]))
+            text = fit_tokens(whole.text, budget - frame, count)
+            if not text:
+                return []
+            return [Passage(1, whole.hit, text, whole.start, whole.start + len(text))]
+    return passages(chosen)
 
 
 def numbered(passages: Sequence[Passage]) -> list[Passage]:

@@ -144,6 +144,24 @@ def test_only_a_shortlist_of_candidate_sentences_is_embedded(embedder: Any) -> N
     assert any("1.4 million euros" in p.text for p in passages)
 
 
+def test_a_sentence_too_long_for_the_budget_gives_its_place_to_the_next_best(
+    embedder: Any,
+) -> None:
+    crews = ", ".join(f"crew {i} fixed tiles" for i in range(30))
+    text = (
+        "The museum roof repair cost 1.4 million euros. The weather was fine. "
+        f"Paying for the museum roof repair took months, as {crews}. The weather was fine. "
+        "A heritage fund paid. The weather was fine."
+    )
+    hit = Hit("doc:00000", "doc", "Town news", text, 0, len(text), 1.0)
+    question = "Who paid for the museum roof repair?"
+    passages = context.build(question, [hit], embedder.encode, lambda _: text, budget=80,
+                             anchors=2, neighbours=0)  # fmt: skip
+    assert [p.text for p in passages] == [
+        "The museum roof repair cost 1.4 million euros.", "A heritage fund paid."
+    ]  # fmt: skip
+
+
 # ---- verification --------------------------------------------------------------------------
 
 VALVE = "The contract is worth 3.2 million euros and runs for six years."
