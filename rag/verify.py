@@ -173,12 +173,13 @@ def _judge(
             continue
         j = max(rows, key=lambda r: sims[r])
         semantic = float(sims[j])
-        # The model reads each passage under its article's headline, and may take a fact
-        # from it ("What we learned: Trump's 187 minutes"): the headline is evidence too.
-        evidence = f"{passage.hit.title}\n{passage.text}"
-        lexical = _coverage(claim, evidence, question)
+        # The model reads each passage under its article's headline, and may take a name or
+        # number from it ("What we learned: Trump's 187 minutes"). Only the passage itself
+        # supports the claim's wording: a headline word alone ("monkeypox") is no evidence
+        # that the passage says what the claim does.
+        lexical = _coverage(claim, passage.text, question)
         best = max(best, semantic, lexical)
-        if _facts_present(claim, evidence, question) and (
+        if _facts_present(claim, f"{passage.hit.title}\n{passage.text}", question) and (
             semantic >= SEMANTIC_THRESHOLD
             or lexical >= LEXICAL_THRESHOLD
             or (new_facts and semantic >= FACT_SEMANTIC_FLOOR)

@@ -220,6 +220,17 @@ def test_a_fact_from_the_passage_headline_is_supported_one_from_nowhere_is_not(
     assert not invented.citations
 
 
+def test_a_headline_word_alone_does_not_support_a_claim(embedder: Any) -> None:
+    text = "Nobody had a clear view of how widely the virus was spreading in the United States."
+    hit = Hit("doc:00000", "doc", "While monkeypox cases rise, why are we waiting?", text, 0,
+              len(text), 1.0)  # fmt: skip
+    question = "Which virus is overwhelming children's hospitals in the US?"
+    checked = verify.verify(question, "The monkeypox virus is overwhelming children's hospitals "
+                            "in the US [1].", [Passage(1, hit, text, 0, len(text))],
+                            embedder.encode)  # fmt: skip
+    assert not checked.citations and checked.unsupported
+
+
 def test_invented_passage_number_is_not_trusted(embedder: Any) -> None:
     checked = verify.verify(
         "How much is the contract worth?",
