@@ -8,7 +8,7 @@ process, interleaved question by question (the order flips), so machine noise hi
 alike:
 
 * ours: ``Assistant.stream`` with the question's question_date as today;
-* ours_fast: the same with ``configs/fast.toml`` (half the passage budget; ``--no-fast``
+* ours_wide: the same with ``configs/wide.toml`` (twice the passage budget; ``--no-wide``
   skips it);
 * naive: ``RecursiveCharacterTextSplitter(1000, 200)`` chunks in a separate Chroma collection
   (same embedder), dense top-4, the usual "Use the following pieces of context..." prompt.
@@ -46,7 +46,7 @@ from common import (
 
 NAME = "answer"
 TARGET_TTFT_RATIO = 0.3
-FAST_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "fast.toml"
+WIDE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "wide.toml"
 NAIVE_TEMPLATE = (
     "Use the following pieces of context to answer the question at the end. If you don't know "
     "the answer, just say that you don't know, don't try to make up an answer.\n\n{context}\n\n"
@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--no-probe", action="store_true", help="Skip the prefix-cache probe.")
     parser.add_argument(
-        "--fast-config",
+        "--wide-config",
         type=Path,
-        default=FAST_CONFIG,
-        help="Also run ours with this configuration (the ours_fast arm).",
+        default=WIDE_CONFIG,
+        help="Also run ours with this configuration (the ours_wide arm).",
     )
-    parser.add_argument("--no-fast", action="store_true", help="Skip the ours_fast arm.")
+    parser.add_argument("--no-wide", action="store_true", help="Skip the ours_wide arm.")
     parser.add_argument("--out-dir", type=Path, help="Results folder (default bench/results).")
     args = parser.parse_args(argv)
 
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     naive = _naive_chain(corpus, embedder, chat, work)
     naive_ingest_s = time.perf_counter() - t0
 
-    fast_settings = Settings.from_toml(args.fast_config, store={"path": work / "store"})
-    fast = Assistant(fast_settings, llm=chat, embedder=embedder, store=assistant.store)
+    wide_settings = Settings.from_toml(args.wide_config, store={"path": work / "store"})
+    wide = Assistant(wide_settings, llm=chat, embedder=embedder, store=assistant.store)
 
     def run_ours(q: dict[str, Any], pipeline: Assistant = assistant) -> dict[str, Any]:
         start = time.perf_counter()
@@ -177,11 +177,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # ---- the interleaved run ------------------------------------------------------------------
     # Naive runs between our two arms: llama.cpp reuses the longest prompt prefix it still
-    # holds, and ours and ours_fast start with the same passages, so whichever of them ran
+    # holds, and ours and ours_wide start with the same passages, so whichever of them ran
     # second would skip most of its prompt. The order flips every question.
     arms = [("ours", run_ours), ("naive", run_naive)]
-    if not args.no_fast:
-        arms.append(("ours_fast", lambda q: run_ours(q, fast)))
+    if not args.no_wide:
+        arms.append(("ours_wide", lambda q: run_ours(q, wide)))
     names = [name for name, _ in arms]
     rows: list[dict[str, Any]] = []
     for i, q in enumerate(questions):
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     config = {"argv": argv, "questions": str(args.questions), "corpus": str(corpus),
               "limit": args.limit, "sample": args.sample,
               "settings": settings.model_dump(mode="json"),
-              "fast_settings": None if args.no_fast else fast_settings.model_dump(mode="json"),
+              "wide_settings": None if args.no_wide else wide_settings.model_dump(mode="json"),
               "naive": {"splitter": "RecursiveCharacterTextSplitter(1000, 200)", "k": 4,
                         "prompt": NAIVE_TEMPLATE},
               "llm": {"n_threads": chat.n_threads, "n_ctx": chat.n_ctx,

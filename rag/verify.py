@@ -28,6 +28,7 @@ SEMANTIC_THRESHOLD = 0.55  # a sentence this close in meaning to a passage sente
 LEXICAL_THRESHOLD = 0.5  # ... or when this share of its new content words is in the passage
 FACT_SEMANTIC_FLOOR = 0.3  # a sentence whose new names/numbers are all in the passage needs less
 REATTRIBUTE = 0.1  # a cited passage this much less supportive than another is replaced by it
+MAX_SENTENCES = 3  # the prompt asks for one or two; later ones recite passages off the point
 RESTATEMENT = 1.0  # a sentence made only of the question's own words adds nothing
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
@@ -124,6 +125,8 @@ def verify(question: str, text: str, passages: Sequence[Passage], encode: Encode
     restated: list[str] = []
     best_support: dict[int, tuple[float, tuple[int, int]]] = {}
     for i, (claim, markers) in enumerate(pieces):
+        if len(kept) == MAX_SENTENCES or claim in claims[:i]:
+            continue  # past a short answer the model is reciting passages, and drifts
         if is_restatement(claim, question):
             restated.append(claim)
             continue

@@ -91,8 +91,8 @@ def test_store_path(tmp_path, monkeypatch):
     assert Settings.from_toml(store={"path": "~/s"}).store_path == tmp_path / "s"
 
 
-def test_fast_config_is_the_default_with_half_the_passage_budget():
+def test_wide_config_is_the_default_with_twice_the_passage_budget():
     default = Settings.from_toml(DEFAULT_CONFIG)
-    fast = Settings.from_toml(DEFAULT_CONFIG.with_name("fast.toml"))
-    assert fast.answer.context_tokens == default.answer.context_tokens // 2
-    assert fast.with_overrides(answer={"context_tokens": 400}) == default
+    wide = Settings.from_toml(DEFAULT_CONFIG.with_name("wide.toml"))
+    assert wide.answer.context_tokens == default.answer.context_tokens * 2
+    assert wide.with_overrides(answer={"context_tokens": 200}) == default

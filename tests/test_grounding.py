@@ -231,6 +231,20 @@ def test_a_headline_word_alone_does_not_support_a_claim(embedder: Any) -> None:
     assert not checked.citations and checked.unsupported
 
 
+def test_an_answer_is_kept_to_its_first_three_distinct_supported_sentences(
+    embedder: Any,
+) -> None:
+    lines = ["The museum reopened on Saturday.", "Visitors queued for an hour.",
+             "The repair cost 1.4 million euros.", "A heritage fund paid for it.",
+             "The dinosaur hall was restored."]  # fmt: skip
+    text = " ".join(lines)
+    recited = " ".join(f"{line[:-1]} [1]." for line in [lines[0], lines[0], *lines[1:]])
+    checked = verify.verify("What happened at the museum?", recited, [_passage(1, text)],
+                            embedder.encode)  # fmt: skip
+    assert checked.text == " ".join(f"{line[:-1]} [1]." for line in lines[:3])
+    assert not checked.unsupported
+
+
 def test_invented_passage_number_is_not_trusted(embedder: Any) -> None:
     checked = verify.verify(
         "How much is the contract worth?",
