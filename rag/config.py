@@ -103,7 +103,7 @@ class LLMSettings(_Section):
 class AnswerSettings(_Section):
     """What the model reads: ``passages`` anchor sentences with ``neighbours`` either side."""
 
-    context_tokens: Annotated[int, Field(ge=64)] = 200
+    context_tokens: Annotated[int, Field(ge=64)] = 180
     passages: Annotated[int, Field(ge=1, le=12)] = 5
     neighbours: Annotated[int, Field(ge=0, le=3)] = 0
     condense: bool = True  # rewrite follow-up questions with the history before retrieval
