@@ -112,8 +112,8 @@ class ExplodingModel(ReadingModel):
 
 @pytest.fixture
 def make_assistant(tmp_path: Path, embedder: embed.Embedder) -> Callable[..., Assistant]:
-    def make(store: str = "user-store") -> Assistant:
-        settings = Settings(store=StoreSettings(path=tmp_path / store))
+    def make(store: str = "user-store", **overrides: Any) -> Assistant:
+        settings = Settings(store=StoreSettings(path=tmp_path / store)).with_overrides(**overrides)
         return Assistant(settings, llm=ReadingModel(script=SCRIPT), embedder=embedder)
 
     return make
@@ -350,7 +350,9 @@ def test_evaluate_end_to_end(make_assistant: Callable[..., Assistant], tmp_path:
 
 
 def test_evaluate_choice_mode(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
-    report = evaluate(make_assistant(), QUESTIONS, corpus=CORPUS, out=tmp_path / "c",
+    # A budget with room for the bridge article's second sentence, which names Elena Ruiz.
+    assistant = make_assistant(answer={"context_tokens": 400})
+    report = evaluate(assistant, QUESTIONS, corpus=CORPUS, out=tmp_path / "c",
                       mode="choice", types=["factoid", "unanswerable"])  # fmt: skip
     by_id = {r["id"]: r for r in report.predictions}
     assert set(by_id) == {"mb-1", "mb-4", "mb-5", "mb-6", "mb-7"}

