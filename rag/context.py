@@ -121,16 +121,17 @@ def build(
         first = max(0, sent.index - neighbours)
         last = min(len(spans[sent.hit.doc_id]) - 1, sent.index + neighbours)
         touching = [
-            run for run in chosen
-            if run[0].doc_id == sent.hit.doc_id and first <= run[2] + 1 and last >= run[1] - 1
+            j for j, (hit, a, b) in enumerate(chosen)
+            if hit.doc_id == sent.hit.doc_id and first <= b + 1 and last >= a - 1
         ]  # fmt: skip
         merged = (
-            touching[0][0] if touching else sent.hit,
-            min([first, *(run[1] for run in touching)]),
-            max([last, *(run[2] for run in touching)]),
+            chosen[touching[0]][0] if touching else sent.hit,
+            min([first, *(chosen[j][1] for j in touching)]),
+            max([last, *(chosen[j][2] for j in touching)]),
         )
-        trial = [run for run in chosen if run not in touching]
-        trial.insert(chosen.index(touching[0]) if touching else len(trial), merged)
+        trial = [run for j, run in enumerate(chosen) if j not in touching]
+        # The merged run takes the place of the first it joins (no run before that one goes).
+        trial.insert(touching[0] if touching else len(trial), merged)
         if count(format_passages(passages(trial))) <= budget:
             chosen = trial
         elif not chosen:

@@ -46,10 +46,6 @@ _CALENDAR = {
     "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december",
 }  # fmt: skip
-# How recent the newest article must be for a time-relative question. On dev, the gold
-# article of a "this week" question is at most 4 days older than the question.
-THIS_WEEK_DAYS = 7  # "this week", "yesterday", "on Monday"
-LAST_WEEK_DAYS = 14  # "last week", "past weekend"
 # Places and their adjectives that share no 5-letter prefix ("French mustard" is
 # supported by "France's most famous condiment"); "Germany"/"German" and the like need none.
 _PLACE_ADJECTIVES = {
@@ -63,6 +59,10 @@ _PLACE_ADJECTIVES = {
     "thailand": "thai", "turkey": "turkish", "wales": "welsh", "yemen": "yemeni",
 }  # fmt: skip
 _OTHER_FORM = _PLACE_ADJECTIVES | {adj: place for place, adj in _PLACE_ADJECTIVES.items()}
+# How recent the newest article must be for a time-relative question. On dev, the gold
+# article of a "this week" question is at most 4 days older than the question.
+THIS_WEEK_DAYS = 7  # "this week", "yesterday", "on Monday"
+LAST_WEEK_DAYS = 14  # "last week", "past weekend"
 TermShares = Callable[[Sequence[str]], dict[str, float]]  # term -> share of chunks holding it
 RARE_NAME_SHARE = 0.02  # a name in at most this share of the chunks is specific
 RECENT_SENSE_DAYS = 45  # "recently", "currently", "last month"
