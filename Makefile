@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test lint bench stress clean-venv
+.PHONY: run test lint bench stress clean-venv llama rebuild-llama
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,16 @@ $(BIN)/python:
 	# The CPU build of torch must come first: a bare torch requirement pulls a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# llama-cpp-python is compiled here, for this CPU without AMX, and installed from a wheel
+# keyed by version, flags and CPU (scripts/install_llama.py): never from pip's cache. It runs
+# on every `make run`/`make test` and does nothing when the installed build still matches.
+llama: | $(BIN)/python
+	$(BIN)/python scripts/install_llama.py
+
+rebuild-llama: | $(BIN)/python
+	$(BIN)/python scripts/install_llama.py --force
+
+$(VENV)/.installed: pyproject.toml | llama
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
@@ -25,11 +34,11 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed
+run: llama $(VENV)/.installed
 	$(BIN)/rag ingest seeds/
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev
+test: llama $(VENV)/.installed-dev
 	bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -95,6 +95,8 @@ def write_results(name: str, config: dict[str, Any], results: dict[str, Any],
     data = {
         "benchmark": name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine(),
         "versions": versions(),
         "config": config,
@@ -105,6 +107,19 @@ def write_results(name: str, config: dict[str, Any], results: dict[str, Any],
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def commit() -> str:
+    """The checked-out commit, with ``+dirty`` when tracked files have uncommitted changes."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True
+        ).stdout
+
+    head = git("rev-parse", "--short=12", "HEAD").strip() or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -201,6 +201,12 @@ def serve(assistant: Assistant, host: str, port: int, ingest_paths: tuple[str, .
     """Serve the chat in the browser."""
     from ui.app import serve as serve_app  # gradio is imported only here
 
+    if assistant.settings.llm.provider == "llama":
+        # Before anything listens: a model library that crashes on this CPU is one clear
+        # line here, not a server whose first question kills it.
+        from rag import llm, probe
+
+        probe.ensure_model_runs(llm.model_path(assistant.settings.llm))
     if ingest_paths:
         click.echo(str(assistant.ingest(ingest_paths, progress=sys.stderr.isatty())))
     serve_app(assistant, host=host, port=port)

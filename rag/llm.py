@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
+from rag import probe
 from rag.config import LLMSettings
 from rag.errors import ModelBusyError, ModelError
 from rag.models import packaged_gguf_path, physical_cores
@@ -250,12 +251,23 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
+def model_path(settings: LLMSettings) -> Path:
+    """The GGUF file of the in-process model (the packaged one is assembled on first use)."""
+    path = packaged_gguf_path() if settings.model == "packaged" else Path(settings.model)
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    return path
+
+
 def load(settings: LLMSettings) -> BaseChatModel:
-    """Build the configured chat model (the packaged GGUF is assembled on first use)."""
+    """Build the configured chat model (the packaged GGUF is assembled on first use).
+
+    The in-process model is first run once in a child process (``probe``), so a library
+    that crashes on this CPU is reported in one line instead of killing this process.
+    """
     if settings.provider == "llama":
-        path = packaged_gguf_path() if settings.model == "packaged" else Path(settings.model)
-        if not path.exists():
-            raise ModelError(f"model file not found: {path}")
+        path = model_path(settings)
+        probe.ensure_model_runs(path)
         return LlamaCppChat(
             model_path=str(path), n_ctx=settings.n_ctx,
             n_threads=settings.n_threads or physical_cores(), temperature=settings.temperature,
@@ -264,6 +276,22 @@ def load(settings: LLMSettings) -> BaseChatModel:
     if settings.provider == "openai":
         return _openai(settings)
     raise ModelError(f"LLM provider {settings.provider!r} cannot be built from config")
+
+
+def read_test_prompt(path: Path, tokens: int = 300) -> str:
+    """Load the model and read a prompt of ~``tokens`` tokens (what ``probe`` runs in a child).
+
+    Long enough for llama.cpp to take its batched matrix paths (repacked or AMX buffers),
+    which a prompt of a few tokens does not reach.
+    """
+    from llama_cpp import Llama
+
+    llama = Llama(model_path=str(path), n_ctx=1024, n_batch=512, n_threads=physical_cores(),
+                  verbose=False)  # fmt: skip
+    sentence = "The council met on Tuesday and agreed to repair the old bridge before winter. "
+    prompt = llama.tokenize((sentence * 40).encode(), add_bos=True)[:tokens]
+    llama.eval(prompt)
+    return f"read {len(prompt)} prompt tokens"
 
 
 def _openai(settings: LLMSettings) -> BaseChatModel:
