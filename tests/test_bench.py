@@ -91,9 +91,9 @@ def test_normalised_contains_gold():
     finally:
         sys.path.remove(str(BENCH))
     assert normalise("The U.S. cut 50%!") == "us cut 50"
-    assert contains_gold("Biden aims to reduce US cancer deaths by at least 50% [1].",
-                         ["Reduce US cancer deaths by at least 50%"])  # fmt: skip
-    assert not contains_gold("The articles don't say.", ["Rihanna"])
+    assert contains_gold("Officials aim to cut U.S. rail fares by at least 30% [1].",
+                         ["Cut US rail fares by at least 30%"])  # fmt: skip
+    assert not contains_gold("The articles don't say.", ["Elena Ruiz"])
 
 
 @pytest.mark.integration
