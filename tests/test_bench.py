@@ -104,6 +104,11 @@ def test_answer_bench(tmp_path):
     for name in ("ours", "ours_wide", "naive"):
         assert results[name]["ttft_s"]["n"] == 1
         assert results[name]["accuracy_overall"] in (0.0, 1.0)
+    # Figures and question ids only: no question or answer text of the (unlicensed) dev set.
+    (row,) = results["per_question"]
+    question = json.loads(QUESTIONS.read_text().splitlines()[0])
+    assert row["id"] == question["id"] and "text" not in row["ours"]
+    assert question["question"] not in json.dumps(results, ensure_ascii=False)
     assert set(results["targets"]) == {"ours", "ours_wide"}
     assert results["targets"]["ours_wide"]["ttft_p50_ratio"]["measured"] > 0
 
