@@ -238,6 +238,32 @@ def quote_first_sentence(prompt: str) -> str:
     return f"{sentence} [{n}]."
 
 
+def quote_best_sentence(prompt: str) -> str:
+    """A reply to *this* question: the passage sentence that shares most words with it, cited.
+
+    The question's words that are in a headline name its subject, not what it asks, so they
+    count only when nothing else does; words are compared by their first four letters
+    ("sells" for "sell"), and a tie goes to the earlier sentence. To a condense prompt, or
+    with no passages, it replies as ``quote_first_sentence``. Tests of many users at once use
+    it to check that every user got the answer to their own question.
+    """
+    body = prompt.rsplit("Today is ", 1)[-1]
+    passages = passages_in(prompt)
+    asked = re.search(r"^Question: (.*)$", body, re.M)
+    if prompt.rstrip().endswith("Standalone question:") or not passages or not asked:
+        return quote_first_sentence(prompt)
+
+    def stems(text: str) -> set[str]:
+        return {w[:4] for w in query_terms(text)}
+
+    headlines = stems(" ".join(re.findall(r'<article title="([^"]*)"', body)))
+    wanted = stems(asked.group(1)) - headlines or stems(asked.group(1))
+    sentences = [(n, s.rstrip(".")) for n, body in passages
+                 for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s]  # fmt: skip
+    n, sentence = max(sentences, key=lambda p: len(wanted & stems(p[1])))
+    return f"{sentence} [{n}]."
+
+
 class ConcurrentUseError(RuntimeError):
     """Two requests were inside one (fake) llama.cpp context at the same time."""
 
