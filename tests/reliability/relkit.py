@@ -12,7 +12,8 @@ Importable as ``relkit`` by every test (``tests/conftest.py`` puts this folder o
 * ``in_threads``: jobs started together from threads.
 * ``app_server`` / ``real_app_server``: `rag serve` in a child process (fake or real models),
   both started by ``serving``; ``stop`` ends a child process.
-* ``chromium`` / ``browser_marks``: headless Chromium through Playwright.
+* ``chromium`` / ``browser_marks`` / ``playwright_api``: headless Chromium through
+  Playwright; skipped where it is missing, failed under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -745,17 +746,42 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
+def in_ci() -> bool:
+    """``CI=true``: every test must run there, so a missing browser fails instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def browser_marks() -> list[Any]:
-    """``pytestmark`` of a test in Chromium: ``browser``, skipped where Chromium is missing."""
+    """``pytestmark`` of a test in Chromium: ``browser``, skipped where Chromium is missing.
+
+    Not under ``CI=true``: there the tests run and fail (``chromium()`` says why).
+    """
     import pytest
 
     reason = f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it)"
-    return [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=reason)]
+    missing = not CHROMIUM.exists() and not in_ci()
+    return [pytest.mark.browser, pytest.mark.skipif(missing, reason=reason)]
+
+
+def playwright_api() -> Any:
+    """``playwright.sync_api``; a module without it is skipped, but not under ``CI=true``."""
+    import pytest
+
+    if in_ci():
+        import playwright.sync_api
+
+        return playwright.sync_api
+    return pytest.importorskip("playwright.sync_api")
 
 
 @contextlib.contextmanager
 def chromium() -> Iterator[Any]:
     """Headless Chromium driven by Playwright, closed on exit."""
+    if not CHROMIUM.exists():
+        import pytest
+
+        pytest.fail(f"{CHROMIUM} is not installed, and CI=true requires the browser tests to "
+                    "run: scripts/ensure-chromium.sh installs it", pytrace=False)  # fmt: skip
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
