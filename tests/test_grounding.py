@@ -288,7 +288,7 @@ def test_unrelated_question_abstains_before_the_model_with_a_reason(
     [
         ("WNBL guard Kiri Tamatea was injured on Friday. Which club does she play for?",
          ["kiri", "tamatea", "wnbl"]),
-        ("Which fern did the NPWA recently add to its protected list?", ["npwa"]),
+        ("Which orchid has the NPWA put under protection?", ["npwa"]),
         ("Which choir plans to disband in 2027?", ["2027"]),
         ("How much did the repair cost?", []),
         ("Who coaches Millbrook? Options: (A) Dana Okafor; (B) Elena Ruiz.", ["millbrook"]),
