@@ -356,8 +356,8 @@ def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
         ("Who won this week?", date(2024, 8, 26), False),
         ("Who won the race last week?", date(2024, 8, 20), False),
         ("Who won the race last week?", date(2024, 8, 17), True),
-        ("Which fern was recently added to the list?", date(2024, 8, 1), False),
-        ("Which fern was recently added to the list?", date(2024, 6, 1), True),
+        ("Which orchid was recently put under protection?", date(2024, 8, 1), False),
+        ("Which orchid was recently put under protection?", date(2024, 6, 1), True),
         ("Who won the 2022 final?", date(2020, 1, 1), False),
     ],
 )
