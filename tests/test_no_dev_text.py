@@ -2,10 +2,9 @@
 
 The dev set (``../shared/eval/dev``, or ``$NEWSQA_DEV_SET``: ``questions.jsonl`` and
 ``corpus.jsonl``) has no licence: the project may read it and run against it, never copy it.
-This test fails when 8 consecutive words of one of its questions, headlines or article
-texts appear in any file ``git ls-files`` lists (binary files skipped), the check of the
-project's before-stop hook. Fixtures are written for the project instead: the same case, other
-facts.
+This test fails when 8 consecutive words of one of its questions, answers, headlines or
+article texts appear in any file ``git ls-files`` lists (binary files skipped). Fixtures are
+written for the project instead: the same linguistic case, other facts.
 
 Without the dev set next to the project the test is skipped, with the reason. That holds
 under ``CI=true`` too: a CI machine may not have the dev set (it cannot be redistributed),

@@ -259,8 +259,8 @@ def quote_best_sentence(prompt: str) -> str:
 
     headlines = stems(" ".join(re.findall(r'<article title="([^"]*)"', body)))
     wanted = stems(asked.group(1)) - headlines or stems(asked.group(1))
-    sentences = [(n, s.rstrip(".")) for n, body in passages
-                 for s in re.split(r"(?<=[.!?])\s+", body.strip()) if s]  # fmt: skip
+    sentences = [(n, s.rstrip(".")) for n, text in passages
+                 for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]  # fmt: skip
     n, sentence = max(sentences, key=lambda p: len(wanted & stems(p[1])))
     return f"{sentence} [{n}]."
 
@@ -780,8 +780,9 @@ def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         import pytest
 
-        pytest.fail(f"{CHROMIUM} is not installed, and CI=true requires the browser tests to "
-                    "run: scripts/ensure-chromium.sh installs it", pytrace=False)  # fmt: skip
+        message = (f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it); "
+                   "with CI=true the browser tests fail instead of skipping")  # fmt: skip
+        pytest.fail(message, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
