@@ -256,14 +256,14 @@ def test_bm25_is_keyword_ranked_and_survives_fts_syntax(store):
 def test_term_rows_counts_the_chunks_holding_each_term(store):
     put(
         store,
-        make_item("a", ["Migrants reached Martha's Vineyard.", "Biden spoke in Boston."]),
-        make_item("b", ["Biden visited Ohio.", 'The governor said "no".']),
+        make_item("a", ["Sandbags reached Ellis Quay.", "Okonjo spoke in Marlow."]),
+        make_item("b", ["Okonjo visited Dunmore.", 'The mayor said "no".']),
     )
-    assert store.term_rows(["biden", "vineyard", "zanzibar", 'no" OR "x']) == {
-        "biden": 2, "vineyard": 1, "zanzibar": 0, 'no" OR "x': 0,
+    assert store.term_rows(["okonjo", "quay", "zanzibar", 'no" OR "x']) == {
+        "okonjo": 2, "quay": 1, "zanzibar": 0, 'no" OR "x': 0,
     }  # fmt: skip
-    put(store, make_item("c", [f"Biden item {i}." for i in range(4)]))  # the store grew
-    assert store.term_rows(["biden"]) == {"biden": 6}
+    put(store, make_item("c", [f"Okonjo item {i}." for i in range(4)]))  # the store grew
+    assert store.term_rows(["okonjo"]) == {"okonjo": 6}
 
 
 def test_date_filters(store):

@@ -12,7 +12,8 @@ Importable as ``relkit`` by every test (``tests/conftest.py`` puts this folder o
 * ``in_threads``: jobs started together from threads.
 * ``app_server`` / ``real_app_server``: `rag serve` in a child process (fake or real models),
   both started by ``serving``; ``stop`` ends a child process.
-* ``chromium`` / ``browser_marks``: headless Chromium through Playwright.
+* ``chromium`` / ``browser_marks`` / ``playwright_api``: headless Chromium through
+  Playwright; skipped where it is missing, failed under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -235,6 +236,32 @@ def quote_first_sentence(prompt: str) -> str:
         return "The articles don't say."
     n, body = passages[0]
     sentence = re.split(r"(?<=[.!?])\s+", body.strip())[0].rstrip(".")
+    return f"{sentence} [{n}]."
+
+
+def quote_best_sentence(prompt: str) -> str:
+    """A reply to *this* question: the passage sentence that shares most words with it, cited.
+
+    The question's words that are in a headline name its subject, not what it asks, so they
+    count only when nothing else does; words are compared by their first four letters
+    ("sells" for "sell"), and a tie goes to the earlier sentence. To a condense prompt, or
+    with no passages, it replies as ``quote_first_sentence``. Tests of many users at once use
+    it to check that every user got the answer to their own question.
+    """
+    body = prompt.rsplit("Today is ", 1)[-1]
+    passages = passages_in(prompt)
+    asked = re.search(r"^Question: (.*)$", body, re.M)
+    if prompt.rstrip().endswith("Standalone question:") or not passages or not asked:
+        return quote_first_sentence(prompt)
+
+    def stems(text: str) -> set[str]:
+        return {w[:4] for w in query_terms(text)}
+
+    headlines = stems(" ".join(re.findall(r'<article title="([^"]*)"', body)))
+    wanted = stems(asked.group(1)) - headlines or stems(asked.group(1))
+    sentences = [(n, s.rstrip(".")) for n, text in passages
+                 for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]  # fmt: skip
+    n, sentence = max(sentences, key=lambda p: len(wanted & stems(p[1])))
     return f"{sentence} [{n}]."
 
 
@@ -719,17 +746,43 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
+def in_ci() -> bool:
+    """``CI=true``: every test must run there, so a missing browser fails instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def browser_marks() -> list[Any]:
-    """``pytestmark`` of a test in Chromium: ``browser``, skipped where Chromium is missing."""
+    """``pytestmark`` of a test in Chromium: ``browser``, skipped where Chromium is missing.
+
+    Not under ``CI=true``: there the tests run and fail (``chromium()`` says why).
+    """
     import pytest
 
     reason = f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it)"
-    return [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason=reason)]
+    missing = not CHROMIUM.exists() and not in_ci()
+    return [pytest.mark.browser, pytest.mark.skipif(missing, reason=reason)]
+
+
+def playwright_api() -> Any:
+    """``playwright.sync_api``; a module without it is skipped, but not under ``CI=true``."""
+    import pytest
+
+    if in_ci():
+        import playwright.sync_api
+
+        return playwright.sync_api
+    return pytest.importorskip("playwright.sync_api")
 
 
 @contextlib.contextmanager
 def chromium() -> Iterator[Any]:
     """Headless Chromium driven by Playwright, closed on exit."""
+    if not CHROMIUM.exists():
+        import pytest
+
+        message = (f"{CHROMIUM} is not installed (scripts/ensure-chromium.sh installs it); "
+                   "with CI=true the browser tests fail instead of skipping")  # fmt: skip
+        pytest.fail(message, pytrace=False)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
