@@ -108,8 +108,8 @@ def unmentioned(
 
     Returns ``[]`` when at least half of the names (and at least one) occur, every precise
     figure, and the rarest name if it is rare: an article about the question's subject may
-    well miss a name or two ("Republican governor", "United States" written "U.S."), but
-    not the "18.6C" the question is about, nor its most specific name (a small island named
+    well miss a name or two ("Green councillor", "European Union" written "EU"), but
+    not the "18.9C" the question is about, nor its most specific name (a small island named
     in a tiny share of the chunks). ``term_shares`` gives the share of the store's chunks
     that hold each name; names the store never mentions are left to the half rule. On dev,
     every gold article mentions its question's rarest name.

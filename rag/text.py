@@ -158,7 +158,7 @@ def question_names(question: str) -> list[str]:
 def question_figures(question: str) -> list[str]:
     """The precise figures a question states (with a decimal point or thousands separator).
 
-    With three or more significant digits, "18.6C", "3.17 million" or "2,465 cases" identify
+    With three or more significant digits, "18.9C", "3.41 million" or "2,465 cases" identify
     what is asked about; round numbers ("more than 200,000 trucks") are often rounded
     differently by the article, and plain integers are as often names ("Boeing 737") as
     quantities.
