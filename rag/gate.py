@@ -70,8 +70,8 @@ def after(
         return Refusal(reason, unsupported=checked.unsupported, grounded=False)
     cited_ids = {c.doc_id for c in checked.citations}
     cited = [h for h in evidence.hits if h.doc_id in cited_ids]
-    if reason := _off_scope(evidence, cited, settings.gate, term_shares, "cited"):
-        return Refusal(reason, unsupported=[checked.text], grounded=False)
+    if off_scope := _off_scope(evidence, cited, settings.gate, term_shares, "cited"):
+        return Refusal(off_scope, unsupported=[checked.text], grounded=False)
     return None
 
 
