@@ -51,6 +51,13 @@ class EmbedSettings(_Section):
     # 16 beat 32, 64 and 128 on a 2-core CPU (bench/results/ingest.json batch sweep).
     batch_size: Annotated[int, Field(ge=1)] = 16
     device: str = "cpu"
+    # Inputs up to this many characters (a question; the sentences that context building and
+    # verification score) are encoded on one thread. With two threads, every one of the
+    # model's small parallel regions waits for both, and on a busy CPU (the LLM, a browser,
+    # an ingest) that wait dwarfs the work: bench/results/ingest.json and retrieval.json
+    # measured a question at ~40 ms on one thread against ~500-750 ms on two under load.
+    # Batches (ingest) keep every core.
+    small_input_chars: Annotated[int, Field(ge=0)] = 16_000
 
 
 class StoreSettings(_Section):
