@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pieces.append(piece)
         total = time.perf_counter() - start
         text = "".join(pieces)
-        from rag.answer import is_refusal
+        from rag.text import is_refusal
 
         abstained = bool(_DONT_KNOW.search(text)) or is_refusal(text)
         return {"ttft_s": first if first is not None else total, "total_s": total,

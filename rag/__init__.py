@@ -10,11 +10,12 @@ Example:
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import EmptyStoreError, ModelError, RagError, StoreLockedError
-from rag.types import Answer, ArticleInfo, Citation, Hit, IngestReport, Token
+from rag.types import Answer, ArticleInfo, AskOptions, Citation, Hit, IngestReport, Token
 
 __all__ = [
     "Answer",
     "ArticleInfo",
+    "AskOptions",
     "Assistant",
     "Citation",
     "EmptyStoreError",

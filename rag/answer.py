@@ -2,8 +2,8 @@
 
 The chain is LCEL: ``ChatPromptTemplate | chat model | StrOutputParser``. The system prompt
 is fixed (so llama.cpp reuses its cached prefix); the passages are fenced and declared to
-be data, never instructions. ``[n]`` markers are mapped back to the passages the model was
-shown; a number it invents is dropped, never trusted.
+be data, never instructions. ``rag.verify`` maps the ``[n]`` markers of the reply back to
+the passages the model was shown; a number it invents is dropped, never trusted.
 """
 
 from __future__ import annotations
@@ -48,13 +48,6 @@ CONDENSE_SYSTEM = (
 CONDENSE_TEMPLATE = "Conversation:\n{history}\n\nLast question: {question}\n\nStandalone question:"
 
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
-_REFUSAL = re.compile(
-    r"\b(articles?|passages?|context|information)\b[^.]{0,40}\b(don'?t|do not|does not|doesn'?t"
-    r"|did not|didn'?t)\b[^.]{0,20}\b(say|mention|contain|provide|answer|include|state)"
-    r"|\bno (information|mention)\b|\bnot (mentioned|specified|provided|stated)\b"
-    r"|\bcannot (be )?(answer|determine)",
-    re.IGNORECASE,
-)
 
 
 def make_chain(llm: BaseChatModel) -> Runnable:
@@ -125,40 +118,20 @@ def stream_text(chain: Runnable, inputs: dict[str, str]) -> Iterator[str]:
     yield from chain.stream(inputs)
 
 
-def is_refusal(text: str) -> bool:
-    """Whether the model said the passages do not answer."""
-    return not text.strip() or bool(_REFUSAL.search(text))
-
-
-def parse_citations(text: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
-    """Keep the ``[n]`` markers that name a shown passage; drop the others.
-
-    Returns the cleaned text and one ``Citation`` per distinct cited passage, in order of
-    first mention.
-    """
-    by_n = {p.n: p for p in passages}
-    cited: dict[int, Citation] = {}
-
-    def keep(match: re.Match[str]) -> str:
-        numbers = [int(x) for x in re.split(r"\s*[,;]\s*", match.group(1))]
-        valid = [n for n in numbers if n in by_n]
-        for n in valid:
-            if n not in cited:
-                cited[n] = citation_for(by_n[n])
-        return "".join(f"[{n}]" for n in dict.fromkeys(valid))
-
-    cleaned = _MARKER.sub(keep, text)
-    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
-    return cleaned, list(cited.values())
-
-
 def citation_for(passage: Passage, **extra: object) -> Citation:
     """A citation quoting the passage (exact article offsets)."""
     hit = passage.hit
     fields: dict[str, object] = {
-        "n": passage.n, "doc_id": hit.doc_id, "title": hit.title, "url": hit.url,
-        "published": hit.published, "quote": passage.text, "start": passage.start,
-        "end": passage.end, "score": hit.score, "chunk_id": hit.chunk_id,
-    }  # fmt: skip
+        "n": passage.n,
+        "doc_id": hit.doc_id,
+        "title": hit.title,
+        "url": hit.url,
+        "published": hit.published,
+        "quote": passage.text,
+        "start": passage.start,
+        "end": passage.end,
+        "score": hit.score,
+        "chunk_id": hit.chunk_id,
+    }
     fields.update(extra)
     return Citation(**fields)  # type: ignore[arg-type]

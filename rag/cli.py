@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from rag.assistant import Assistant
 from rag.errors import RagError
-from rag.types import Answer, Token
+from rag.types import Answer, AskOptions, Token
 
 F = TypeVar("F", bound=Callable[..., Any])
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -26,12 +26,21 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 def assistant_options(func: F) -> F:
     """``--store``/``--store-url``/``--config``/``-v``, turned into an ``assistant`` argument."""
 
-    @click.option("--store", "store", type=click.Path(file_okay=False, path_type=Path),
-                  envvar="NEWSQA_STORE", help="Store directory (default: $NEWSQA_STORE or the "
-                  "user data dir).")  # fmt: skip
-    @click.option("--store-url", "store_url", envvar="NEWSQA_STORE_URL", metavar="URL",
-                  help="A Chroma server (http://host:port of `chroma run`) to use instead of "
-                  "the local store; --store then only holds its BM25 cache.")  # fmt: skip
+    @click.option(
+        "--store",
+        "store",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="NEWSQA_STORE",
+        help="Store directory (default: $NEWSQA_STORE or the user data dir).",
+    )
+    @click.option(
+        "--store-url",
+        "store_url",
+        envvar="NEWSQA_STORE_URL",
+        metavar="URL",
+        help="A Chroma server (http://host:port of `chroma run`) to use instead of "
+        "the local store; --store then only holds its BM25 cache.",
+    )
     @click.option(
         "--config",
         "config",
@@ -112,9 +121,8 @@ def ask(
         rag ask "Why did Ukraine want Patriot systems?"
         rag ask --json --today 2022-09-15 "Which goal did Biden announce?"
     """
-    events = assistant.stream(
-        question, k=k, today=_day(today), since=_day(since), until=_day(until)
-    )
+    options = AskOptions(k, _day(today), _day(since), _day(until))
+    events = assistant.stream(question, options)
     result: Answer | None = None
     for event in events:
         if isinstance(event, Token):
@@ -132,8 +140,9 @@ def ask(
 
 @cli.command()
 @click.argument("question")
-@click.option("-k", type=click.IntRange(1, 50), default=8, show_default=True,
-              help="Number of chunks.")  # fmt: skip
+@click.option(
+    "-k", type=click.IntRange(1, 50), default=8, show_default=True, help="Number of chunks."
+)
 @click.option("--today", type=DATE, help="Search as of this date (YYYY-MM-DD).")
 @click.option("json_", "--json", is_flag=True, help="Print the hits as JSON.")
 @assistant_options
@@ -143,9 +152,18 @@ def search(
     """Show the chunks retrieved for QUESTION (no LLM call)."""
     hits = assistant.retrieve(question, k=k, today=_day(today))
     if json_:
-        rows = [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "title": h.title,
-                 "score": h.score, "dense": h.dense, "bm25": h.bm25, "text": h.text}
-                for h in hits]  # fmt: skip
+        rows = [
+            {
+                "chunk_id": h.chunk_id,
+                "doc_id": h.doc_id,
+                "title": h.title,
+                "score": h.score,
+                "dense": h.dense,
+                "bm25": h.bm25,
+                "text": h.text,
+            }
+            for h in hits
+        ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for i, h in enumerate(hits, 1):
@@ -172,7 +190,7 @@ def list_(assistant: Assistant, json_: bool) -> None:
             }
             for a in articles
         ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))  # fmt: skip
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     for a in articles:
         click.echo(f"{a.doc_id}\t{_date(a.published)}\t{a.chunks}\t{a.title}")
@@ -199,7 +217,7 @@ def delete(assistant: Assistant, doc_ids: tuple[str, ...]) -> None:
 @assistant_options
 def serve(assistant: Assistant, host: str, port: int, ingest_paths: tuple[str, ...]) -> None:
     """Serve the chat in the browser."""
-    from ui.app import serve as serve_app  # gradio is imported only here
+    from ui.server import serve as serve_app  # gradio is imported only here
 
     if assistant.settings.llm.provider == "llama":
         # Before anything listens: a model library that crashes on this CPU is one clear
@@ -309,16 +327,24 @@ def eval_(
 
     out = out or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
     report = evaluate(
-        assistant, questions, corpus=corpus, out=out, k=k, mode=mode,  # type: ignore[arg-type]
-        limit=limit, types=types.split(",") if types else None, overwrite=overwrite,
-        withhold_gold=withhold_gold, progress=not json_ and sys.stderr.isatty(),
-    )  # fmt: skip
+        assistant,
+        questions,
+        corpus=corpus,
+        out=out,
+        k=k,
+        mode=mode,  # type: ignore[arg-type]
+        limit=limit,
+        types=types.split(",") if types else None,
+        overwrite=overwrite,
+        withhold_gold=withhold_gold,
+        progress=not json_ and sys.stderr.isatty(),
+    )
     if json_:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(text_summary(report))
-    click.echo(f"\nreport: {out / 'report.html'}  (also report.md, metrics.json, "
-               "predictions.jsonl)")  # fmt: skip
+    files = "also report.md, metrics.json, predictions.jsonl"
+    click.echo(f"\nreport: {out / 'report.html'}  ({files})")
 
 
 @eval_.command(name="compare")
@@ -345,8 +371,8 @@ def eval_compare(
     data, md = result.to_dict(), comparison_markdown(result)
     target = out or run_b
     target.mkdir(parents=True, exist_ok=True)
-    (target / "compare.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")  # fmt: skip
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    (target / "compare.json").write_text(text + "\n", encoding="utf-8")
     (target / "compare.md").write_text(md, encoding="utf-8")
     click.echo(json.dumps(data, indent=2, ensure_ascii=False) if json_ else md)
     if fail_on_regression and result.regressions:

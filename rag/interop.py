@@ -8,7 +8,7 @@ tracing) can use newsqa's hybrid retrieval and cited answers without knowing our
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -17,13 +17,19 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict
 
 from rag.errors import InvalidQuestionError
-from rag.types import Answer, Hit
-
-if TYPE_CHECKING:
-    from rag.assistant import Assistant
+from rag.types import Answer, AskOptions, Hit
 
 QuestionInput = str | dict[str, Any]
-_ASK_KEYS = frozenset({"question", "history", "today", "since", "until", "k"})
+# What a runnable's input dict may hold: the question and the options a caller may set.
+_INPUT_KEYS = ("question", "history", "today", "since", "until", "k")
+
+
+class Asks(Protocol):
+    """What these adapters need of an ``Assistant`` (no import of it: no cycle)."""
+
+    def ask(self, question: str, options: AskOptions | None = None, **overrides: Any) -> Answer:
+        """Answer a question."""
+        ...
 
 
 class HybridRetriever(BaseRetriever):
@@ -66,15 +72,22 @@ def to_document(hit: Hit) -> Document:
         id=hit.chunk_id,
         page_content=hit.text,
         metadata={
-            "doc_id": hit.doc_id, "title": hit.title, "url": hit.url,
+            "doc_id": hit.doc_id,
+            "title": hit.title,
+            "url": hit.url,
             "published": hit.published.isoformat() if hit.published else None,
-            "chunk_id": hit.chunk_id, "score": hit.score, "dense": hit.dense, "bm25": hit.bm25,
-            "start": hit.start, "end": hit.end, "source": hit.source,
+            "chunk_id": hit.chunk_id,
+            "score": hit.score,
+            "dense": hit.dense,
+            "bm25": hit.bm25,
+            "start": hit.start,
+            "end": hit.end,
+            "source": hit.source,
         },
-    )  # fmt: skip
+    )
 
 
-def answer_runnable(assistant: Assistant) -> Runnable[QuestionInput, Answer]:
+def answer_runnable(assistant: Asks) -> Runnable[QuestionInput, Answer]:
     """``assistant.ask`` as a ``Runnable``: a question string, or a dict of ``ask``'s options.
 
     A dict holds ``question`` and optionally ``history`` (``[(question, answer), ...]``),
@@ -89,32 +102,17 @@ def answer_runnable(assistant: Assistant) -> Runnable[QuestionInput, Answer]:
 
     def ask(value: QuestionInput) -> Answer:
         question, options = _ask_options(value)
-        return assistant.ask(question, **options)
+        return assistant.ask(question, options)
 
     return RunnableLambda(ask, name="newsqa")
 
 
-def _ask_options(value: QuestionInput) -> tuple[str, dict[str, Any]]:
-    """Split a runnable's input into the question and ``Assistant.ask``'s keyword options."""
+def _ask_options(value: QuestionInput) -> tuple[str, AskOptions]:
+    """Split a runnable's input into the question and its ``AskOptions``."""
     if isinstance(value, str):
-        return value, {}
+        return value, AskOptions()
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
         raise InvalidQuestionError(
             "Input must be a question string or a dict with a 'question' string."
         )
-    unknown = set(value) - _ASK_KEYS
-    if unknown:
-        raise InvalidQuestionError(
-            f"Unknown input keys {sorted(unknown)}; use {sorted(_ASK_KEYS)}."
-        )
-    options: dict[str, Any] = {key: value[key] for key in ("k", "since", "until", "today")
-                               if key in value}  # fmt: skip
-    for key in ("today", "since", "until"):
-        if isinstance(options.get(key), str):
-            try:
-                options[key] = date.fromisoformat(options[key])
-            except ValueError as ex:
-                raise InvalidQuestionError(f"{key} must be a YYYY-MM-DD date: {ex}") from ex
-    if value.get("history"):
-        options["history"] = [(str(q), str(a)) for q, a in value["history"]]
-    return value["question"], options
+    return value["question"], AskOptions.parse(value, allowed=_INPUT_KEYS)

@@ -353,3 +353,9 @@ def _reaching(base_url: str | None) -> Iterator[None]:
         detail = str(ex.message)[:200]
         error = ModelBusyError if ex.status_code in (429, 503) else ModelError
         raise error(f"the model server at {where} answered {ex.status_code}: {detail}") from ex
+
+
+if __name__ == "__main__":  # the child process of ``probe.ensure_model_runs``
+    import sys
+
+    sys.stdout.write(read_test_prompt(Path(sys.argv[1])) + "\n")

@@ -13,12 +13,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from rag import context, verify
+from rag import context, gate, verify
 from rag.answer import SYSTEM_PROMPT
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.retrieve import fuse, is_time_relative
-from rag.types import Hit, Passage
+from rag.retrieve import fuse
+from rag.text import is_instruction, question_figures, question_names, read_time
+from rag.types import Evidence, Hit, Passage
 
 GROUNDING = Path(__file__).parent / "data" / "grounding"
 TODAY = date(2024, 9, 1)
@@ -54,6 +55,11 @@ def grounded(settings: Settings, embedder: Any) -> Callable[..., tuple[Assistant
     return make
 
 
+def _evidence(question: str, hit: Hit, encode: Callable[..., Any]) -> Evidence:
+    vector = encode([question])[0]
+    return Evidence(question, TODAY, [hit], {hit.doc_id: hit.text}, vector)
+
+
 def _passage(n: int, text: str, start: int = 0, doc_id: str = "doc") -> Passage:
     hit = Hit(f"{doc_id}:00000", doc_id, "A title", text, start, start + len(text), 1.0)
     return Passage(n, hit, text, start, start + len(text))
@@ -79,7 +85,7 @@ def test_fuse_rewards_agreement_and_respects_weights() -> None:
     ],
 )
 def test_time_relative_questions_are_detected(question: str, relative: bool) -> None:
-    assert is_time_relative(question) is relative
+    assert read_time(question).relative is relative
 
 
 def test_keyword_only_article_is_found_by_bm25(grounded: Callable[..., Any]) -> None:
@@ -117,9 +123,9 @@ def test_context_is_exact_article_slices_within_budget(grounded: Callable[..., A
     assistant, _ = grounded()
     question = "How much did the museum roof repair cost?"
     hits = assistant.retrieve(question, k=4, today=TODAY)
-    passages = context.build(
-        question, hits, assistant.embedder.encode, assistant._article_text, budget=120
-    )
+    vector = assistant.embedder.encode([question])[0]
+    evidence = assistant._evidence(question, TODAY, hits, vector)
+    passages = context.build(evidence, assistant.embedder.encode, budget=120)
     assert passages and context.approx_tokens(context.format_passages(passages)) <= 120
     for p in passages:
         stored = assistant.store.article(p.hit.doc_id)
@@ -139,8 +145,10 @@ def test_only_a_shortlist_of_candidate_sentences_is_embedded(embedder: Any) -> N
         return embedder.encode(texts)
 
     question = "How much did the museum roof repair cost?"
-    passages = context.build(question, [hit], encode, lambda _: text, budget=200, anchors=2)
-    assert embedded == [1 + context.SHORTLIST]  # the question and the shortlist, of 81
+    evidence = _evidence(question, hit, encode)
+    passages = context.build(evidence, encode, budget=200, anchors=2)
+    shortlist = Settings().answer.shortlist
+    assert embedded == [1, shortlist]  # the question, then the shortlist, of 81
     assert any("1.4 million euros" in p.text for p in passages)
 
 
@@ -155,8 +163,8 @@ def test_a_sentence_too_long_for_the_budget_gives_its_place_to_the_next_best(
     )
     hit = Hit("doc:00000", "doc", "Town news", text, 0, len(text), 1.0)
     question = "Who paid for the museum roof repair?"
-    passages = context.build(question, [hit], embedder.encode, lambda _: text, budget=80,
-                             anchors=2, neighbours=0)  # fmt: skip
+    passages = context.build(_evidence(question, hit, embedder.encode), embedder.encode,
+                             budget=80, anchors=2, neighbours=0)  # fmt: skip
     assert [p.text for p in passages] == [
         "The museum roof repair cost 1.4 million euros.", "A heritage fund paid."
     ]  # fmt: skip
@@ -295,16 +303,16 @@ def test_unrelated_question_abstains_before_the_model_with_a_reason(
     ],
 )  # fmt: skip
 def test_question_names_are_its_subject(question: str, names: list[str]) -> None:
-    assert verify.question_names(question) == names
+    assert question_names(question) == names
 
 
 def test_articles_that_miss_most_of_the_question_names_cannot_answer_it() -> None:
     question = "Which Liberal mayor shipped sandbags to Ellis Quay for Okonjo?"
-    assert verify.unmentioned(question, ["Sandbags were shipped to Ellis Quay."]) == []
-    assert verify.unmentioned(question, ["Sandbags arrived by lorry."]) == [
+    assert gate.unmentioned(question, ["Sandbags were shipped to Ellis Quay."]) == []
+    assert gate.unmentioned(question, ["Sandbags arrived by lorry."]) == [
         "liberal", "ellis", "quay", "okonjo",
     ]  # fmt: skip
-    assert verify.unmentioned("Who leads the NPWA?", ["Norway runs out of herring."]) == ["npwa"]
+    assert gate.unmentioned("Who leads the NPWA?", ["Norway runs out of herring."]) == ["npwa"]
 
 
 def test_articles_must_mention_the_question_s_rarest_name_when_it_is_rare() -> None:
@@ -315,14 +323,14 @@ def test_articles_must_mention_the_question_s_rarest_name_when_it_is_rare() -> N
         return {n: store_chunks.get(n, 0) / 2500 for n in names}
 
     lorries = "Liberal mayors trucked sandbags to Okonjo's office, Ellis Grant said."
-    assert verify.unmentioned(question, [lorries]) == []  # the half rule alone lets it pass
-    assert verify.unmentioned(question, [lorries], shares) == ["quay"]
+    assert gate.unmentioned(question, [lorries]) == []  # the half rule alone lets it pass
+    assert gate.unmentioned(question, [lorries], shares) == ["quay"]
     boats = "Liberal mayor shipped sandbags to Ellis Quay."
-    assert verify.unmentioned(question, [boats], shares) == []
+    assert gate.unmentioned(question, [boats], shares) == []
     store_chunks["quay"] = 0  # a name the store never mentions is left to the half rule
-    assert verify.unmentioned(question, [lorries], shares) == []
+    assert gate.unmentioned(question, [lorries], shares) == []
     store_chunks["ellis"] = store_chunks["quay"] = 400  # common names are not required
-    assert verify.unmentioned(question, ["Liberal mayors trucked sandbags to Okonjo."],
+    assert gate.unmentioned(question, ["Liberal mayors trucked sandbags to Okonjo."],
                               shares) == []  # fmt: skip
 
 
@@ -338,15 +346,15 @@ def test_articles_must_mention_the_question_s_rarest_name_when_it_is_rare() -> N
     ],
 )  # fmt: skip
 def test_question_figures_are_its_precise_numbers(question: str, figures: list[str]) -> None:
-    assert verify.question_figures(question) == figures
+    assert question_figures(question) == figures
 
 
 def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
     question = "Which weather station logged the island's new record of 41.7C?"
     near_miss = "Temperatures on the island reached 39.2C at Kestrel Bay, the second hottest day."
-    assert verify.unmentioned(question, [near_miss]) == ["41.7"]
-    assert verify.unmentioned(question, ["The record 41.7C came at Harlow Ridge."]) == []
-    assert verify.unmentioned(question, ["The island saw 41.7 degrees."]) == []
+    assert gate.unmentioned(question, [near_miss]) == ["41.7"]
+    assert gate.unmentioned(question, ["The record 41.7C came at Harlow Ridge."]) == []
+    assert gate.unmentioned(question, ["The island saw 41.7 degrees."]) == []
 
 
 @pytest.mark.parametrize(
@@ -364,7 +372,7 @@ def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
 def test_time_relative_questions_need_recent_articles(
     question: str, published: date, stale: bool
 ) -> None:
-    newest = verify.stale(question, [published, None], TODAY)
+    newest = gate.stale(question, [published, None], TODAY)
     assert newest == (published if stale else None)
 
 
@@ -374,9 +382,9 @@ def test_time_relative_questions_are_answered_from_the_recent_articles_only() ->
 
     old, recent, undated = hit("a", date(2024, 8, 1)), hit("b", date(2024, 8, 30)), hit("c", None)
     hits = [old, recent, undated]
-    assert verify.fresh("Who won the race this week?", hits, TODAY) == [recent, undated]
-    assert verify.fresh("Who won the race?", hits, TODAY) == hits  # not time-relative
-    assert verify.fresh("Who won this week?", [old], TODAY) == [old]  # stale() explains
+    assert gate.fresh("Who won the race this week?", hits, TODAY) == [recent, undated]
+    assert gate.fresh("Who won the race?", hits, TODAY) == hits  # not time-relative
+    assert gate.fresh("Who won this week?", [old], TODAY) == [old]  # stale() explains
 
 
 def test_the_model_does_not_see_old_articles_for_a_this_week_question(
@@ -400,7 +408,7 @@ def test_a_place_and_its_adjective_are_the_same_name(embedder: Any) -> None:
     wrong = verify.verify(question, "Grocers have run out of Swedish brown cheese [1].",
                           [passage], embedder.encode)  # fmt: skip
     assert not wrong.citations
-    assert verify.unmentioned("Why is Norwegian cheese scarce?", [passage.text]) == []
+    assert gate.unmentioned("Why is Norwegian cheese scarce?", [passage.text]) == []
 
 
 def test_question_about_a_subject_no_article_mentions_abstains_before_the_model(
@@ -533,7 +541,7 @@ def test_a_wrongly_cited_passage_is_replaced_by_the_one_that_supports_the_claim(
 def test_sentences_that_address_the_assistant_are_recognised(
     sentence: str, instruction: bool
 ) -> None:
-    assert context.is_instruction(sentence) is instruction
+    assert is_instruction(sentence) is instruction
 
 
 def test_a_picked_option_is_checked_against_the_passage_not_taken_from_the_question(

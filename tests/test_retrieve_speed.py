@@ -64,8 +64,7 @@ class _Vector:
 
 @pytest.mark.parametrize("overfetch", [1, 4])  # 1: too few pass, the filtered query runs
 def test_search_never_returns_the_future(store, monkeypatch, overfetch):
-    monkeypatch.setattr(retrieve, "OVERFETCH", overfetch)
-    settings = RetrieveSettings(candidates=2, k=6, recent_days=10)
+    settings = RetrieveSettings(candidates=2, k=6, recent_days=10, overfetch=overfetch)
     hits = retrieve.search(store, _Vector(), "harbour bridge", settings,  # type: ignore[arg-type]
                            Filters(until=date(2024, 6, 1)))  # fmt: skip
     found = {h.doc_id for h in hits}

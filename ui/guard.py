@@ -71,8 +71,9 @@ class LocalGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").casefold(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}  # fmt: skip
+        headers = {
+            k.decode("latin-1").casefold(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         problem = self.problem(headers)
         if problem is None:
             await self.app(scope, receive, send)
@@ -86,10 +87,16 @@ class LocalGuard:
             body, kind = json.dumps({"error": message}).encode(), b"application/json"
         else:
             body, kind = message.encode(), b"text/plain; charset=utf-8"
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", kind),
-            (b"content-length", str(len(body)).encode()),
-        ]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", kind),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def problem(self, headers: dict[str, str]) -> tuple[int, str] | None:

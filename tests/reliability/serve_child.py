@@ -2,7 +2,7 @@
 
     serve_child.py serve --store STORE --port PORT [--ingest PATH]...
 
-The arguments are those of ``rag serve``; the command line, ``ui.app.serve`` and the whole
+The arguments are those of ``rag serve``; the command line, ``ui.server.serve`` and the whole
 pipeline are the real ones. Only the models are replaced: ``KeywordEmbedder`` (the real
 tokenizer, hashed keywords) and the real ``LlamaCppChat`` over ``FakeLlama``, which answers
 with the passage sentence that matches the question best, cited

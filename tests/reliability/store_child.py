@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relkit import KeywordEmbedder, assert_store_consistent, self_retrieval  # noqa: E402
 
-import rag.assistant  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings, StoreSettings  # noqa: E402
 from rag.store import Store  # noqa: E402
@@ -62,7 +61,6 @@ def main() -> None:
 
     progress = open(args.progress, "a", buffering=1) if args.progress else None
     _instrument(progress, args.hang_at)
-    rag.assistant._INGEST_BATCH_CHUNKS = args.batch  # many small writes: many crash points
     if args.real:
         from rag import embed
         from rag.config import EmbedSettings
@@ -70,7 +68,8 @@ def main() -> None:
         embedder = embed.load(EmbedSettings())
     else:
         embedder = KeywordEmbedder()  # type: ignore[assignment]
-    settings = Settings(store=StoreSettings(path=args.store))
+    # many small writes: many crash points
+    settings = Settings(store=StoreSettings(path=args.store), ingest={"batch_chunks": args.batch})
     assistant = Assistant(settings, embedder=embedder, store=store)  # type: ignore[arg-type]
     if progress:
         progress.write("start\n")

@@ -25,7 +25,9 @@ from gradio_client.utils import QueueError
 from relkit import STRESS, AppServer, app_server, in_threads
 from test_concurrency import ANSWERS, QUESTIONS
 
-from ui.app import QUEUE_SIZE
+from rag.config import ServeSettings
+
+QUEUE_SIZE = ServeSettings().queue_size
 
 pytestmark = pytest.mark.enable_socket
 

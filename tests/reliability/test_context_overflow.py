@@ -24,13 +24,14 @@ import pytest
 from relkit import FakeLlama, fake_llama_chat, quote_first_sentence, real_vocab
 
 from rag.answer import format_history
-from rag.assistant import MAX_QUESTION_CHARS, Assistant
+from rag.assistant import Assistant
 from rag.config import LLMSettings, Settings, StoreSettings
 from rag.context import fit_tokens
 from rag.errors import InvalidQuestionError, ModelError
 from rag.store import Store
 
 DATA = Path(__file__).parent.parent / "data" / "articles"
+MAX_QUESTION_CHARS = Settings().answer.max_question_chars
 TODAY = date(2024, 12, 1)
 BRIDGE_Q = "When did the Harbour Bridge open to traffic?"
 HEAVY = "\U00020000"  # a CJK Extension B ideograph: 3 tokens a character in Qwen's vocabulary

@@ -162,12 +162,9 @@ class _FailingEmbedder(KeywordEmbedder):
 
 
 def test_exception_in_the_middle_of_an_ingest_leaves_a_consistent_store(tmp_path, monkeypatch):
-    import rag.assistant
-
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, 40)
-    monkeypatch.setattr(rag.assistant, "_INGEST_BATCH_CHUNKS", 32)
-    settings = Settings(store=StoreSettings(path=tmp_path / "store"))
+    settings = Settings(store=StoreSettings(path=tmp_path / "store"), ingest={"batch_chunks": 32})
     store = Store(settings.store_path)
     failing = Assistant(settings, embedder=_FailingEmbedder(fail_at=3), store=store)  # type: ignore[arg-type]
 
