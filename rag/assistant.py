@@ -23,7 +23,7 @@ from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.ingest import LoadFailure, iter_load
 from rag.store import Store, open_store, query_terms
-from rag.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport, Token
+from rag.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport, Passage, Token
 
 logger = logging.getLogger(__name__)
 
@@ -279,12 +279,13 @@ class Assistant:
             search_for, k=k, today=today, since=since, until=until, exclude=exclude
         )
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
+        passages: list[Passage] = []  # set once the model is about to read them
 
         def finish(**fields: Any) -> Answer:
             timings["total_s"] = round(time.perf_counter() - started, 4)
             return Answer(question=question, retrieved=hits, timings=timings,
                           model=self.model_name, standalone_question=standalone,
-                          **fields)  # fmt: skip
+                          passages=passages, **fields)  # fmt: skip
 
         best = max((h.dense or 0.0 for h in hits), default=0.0)
         if not hits or best < self.settings.retrieve.min_score:

@@ -94,6 +94,7 @@ class Answer:
     grounded: bool | None = None
     unsupported: list[str] = field(default_factory=list)
     standalone_question: str | None = None
+    passages: list[Passage] = field(default_factory=list)  # what the model read; not in to_dict
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape printed by ``rag ask --json`` (names are a public contract)."""
