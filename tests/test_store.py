@@ -375,11 +375,20 @@ def test_delete_through_the_assistant(make_assistant):
 # ---- one protocol, composition -----------------------------------------------------------------
 
 READS = {  # every public read of a store, with arguments to call it
-    "content_hash": ("a",), "count": (), "list_articles": (), "article": ("a",),
-    "bm25_search": ("harbour", 5), "term_rows": (["harbour"],), "hits": ([("a:00000", 1.0)],),
-    "published": (["a:00000"],), "window_ids": (date(2024, 1, 1), date(2024, 2, 1)),
-    "chunk_ids": (), "dense_search": ([1.0] * DIM, 3), "vector_count": (), "vector_ids": (),
-}  # fmt: skip
+    "content_hash": ("a",),
+    "count": (),
+    "list_articles": (),
+    "article": ("a",),
+    "bm25_search": ("harbour", 5),
+    "term_rows": (["harbour"],),
+    "hits": ([("a:00000", 1.0)],),
+    "published": (["a:00000"],),
+    "window_ids": (date(2024, 1, 1), date(2024, 2, 1)),
+    "chunk_ids": (),
+    "dense_search": ([1.0] * DIM, 3),
+    "vector_count": (),
+    "vector_ids": (),
+}
 
 
 def _public(cls: type) -> set[str]:
