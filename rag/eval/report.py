@@ -177,6 +177,10 @@ def _failures_by_class(report: EvalReport) -> dict[str, list[Prediction]]:
     return grouped
 
 
+def _outcome_name(outcome: str) -> str:
+    return outcome.replace("_", " ")
+
+
 def _failure_fields(p: Prediction) -> list[tuple[str, str]]:
     """(label, plain text) lines describing one failed question."""
     answer = p.answer or p.error or "(empty)"
@@ -221,7 +225,13 @@ def markdown(report: EvalReport, figure_paths: dict[str, str]) -> str:
         out += ["", f"## {table.title}", ""]
         if table.note:
             out += [md_escape(table.note), ""]
-        rows = [[md_escape(cell) for cell in row] for row in table.rows]
+        rows = [
+            [
+                md_escape(_outcome_name(c) if i == 0 and table.outcome_column else c)
+                for i, c in enumerate(row)
+            ]
+            for row in table.rows
+        ]
         out += md_table([md_escape(h) for h in table.header], rows)
     for key, path in figure_paths.items():
         out += ["", f"![{figs.FIGURES[key]}]({path})"]
@@ -233,7 +243,7 @@ def markdown(report: EvalReport, figure_paths: dict[str, str]) -> str:
         out.append("None.")
     for outcome, shown in failures.items():
         total = report.outcomes.get("all", {}).get(outcome, len(shown))
-        out += [f"### {outcome.replace('_', ' ')} ({total})", "", f"_{OUTCOMES[outcome]}_", ""]
+        out += [f"### {_outcome_name(outcome)} ({total})", "", f"_{OUTCOMES[outcome]}_", ""]
         for p in shown:
             out.append(
                 f"- **{md_escape(p.id)}** ({md_escape(p.question_type)}): {md_escape(p.question)}"
@@ -344,7 +354,7 @@ def _html_table(table: _Table) -> str:
 
 def _tag(outcome: str) -> str:
     color = figs.COLORS.get(outcome, "#616161")
-    return f'<span class="tag" style="background:{color}">{_e(outcome.replace("_", " "))}</span>'
+    return f'<span class="tag" style="background:{color}">{_e(_outcome_name(outcome))}</span>'
 
 
 def _figure(png: bytes, caption: str) -> str:
