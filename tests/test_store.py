@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag import text
 from rag.config import IndexSettings, Settings, StoreSettings
 from rag.errors import RagError, StoreLockedError
 from rag.store import (
@@ -310,6 +311,7 @@ def test_query_terms():
         "ukraine", "want", "patriot", "systems",
     ]  # fmt: skip
     assert query_terms("What is 5 of the a?") == ["5"]
+    assert query_terms is text.query_terms  # the rule lives in rag.text, re-exported here
 
 
 # ---- through ingest ---------------------------------------------------------------------------
