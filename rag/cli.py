@@ -292,6 +292,13 @@ def _date(value: date | None) -> str:
 )
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
 @click.option(
+    "--llm-cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay the model's answers to prompts seen before from this SQLite file, and "
+    "record new ones: for tuning rules that act after the model. Timings of replayed "
+    "answers mean nothing.",
+)
+@click.option(
     "--withhold-gold",
     is_flag=True,
     help="Ask each answerable question with its gold and answer-bearing articles left out: "
@@ -312,6 +319,7 @@ def eval_(
     types: str | None,
     half: Literal["tuning", "check"] | None,
     overwrite: bool,
+    llm_cache: Path | None,
     withhold_gold: bool,
     json_: bool,
 ) -> None:
@@ -333,6 +341,15 @@ def eval_(
     from rag.eval.report import text_summary
 
     out = out or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
+    if llm_cache is not None:
+        from rag.eval.cache import SqliteResponseCache
+        from rag.llm import LlamaCppChat
+
+        if not isinstance(assistant.llm, LlamaCppChat):
+            raise click.UsageError(
+                "--llm-cache works with the in-process model (llm.provider = llama)"
+            )
+        assistant.llm.response_cache = SqliteResponseCache(llm_cache)
     report = evaluate(
         assistant,
         questions,

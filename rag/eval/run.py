@@ -169,6 +169,8 @@ def evaluate(
         "model": assistant.model_name,
         "embed_model": assistant.settings.embed.model,
     }
+    if (cache := getattr(assistant.llm, "response_cache", None)) is not None:
+        run["llm_cache"] = str(cache.path)  # answers replayed: timings mean nothing
     fields = {
         "ingest": ingest_info,
         "config": assistant.settings.model_dump(mode="json"),
