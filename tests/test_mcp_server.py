@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,10 @@ async def _tools(server: Any) -> list[Any]:
 # ---- over stdio: `rag mcp` -------------------------------------------------------------------
 
 
-def fake_rag(tmp_path: Path) -> Path:
-    """A `rag` on PATH that is `rag ... --store STORE --config CFG` with fake models.
+def fake_rag(tmp_path: Path, extra: Sequence[Path] = ()) -> Path:
+    """A folder with a `rag` that is `rag ... --store STORE --config CFG` with fake models.
 
-    The store holds the test articles (ingested by the same fake-model child).
+    The store holds the test articles and ``extra`` (ingested by the same fake-model child).
     """
     store, config = tmp_path / "store", tmp_path / "serve.toml"
     config.write_text("[retrieve]\nmin_score = 0.05\n", encoding="utf-8")
@@ -177,7 +178,7 @@ def fake_rag(tmp_path: Path) -> Path:
     )
     rag.chmod(0o755)
     subprocess.run(
-        [str(rag), "ingest", str(DATA)],
+        [str(rag), "ingest", str(DATA), *map(str, extra)],
         check=True,
         capture_output=True,
         timeout=300,
