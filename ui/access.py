@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.errors import RagError
 
@@ -22,8 +22,6 @@ AUTH_ENV = "NEWSQA_AUTH"
 API_TOKEN_ENV = "NEWSQA_API_TOKEN"
 
 Login = tuple[str, str]
-Scope = MutableMapping[str, Any]
-ASGIApp = Callable[..., Awaitable[None]]
 UNAUTHORIZED = "A valid API token is required: Authorization: Bearer <token>."
 
 
@@ -93,7 +91,7 @@ class RequireAuth:
         self.logins = list(logins)
         self.refuse = refuse
 
-    async def __call__(self, scope: Scope, receive: ASGIApp, send: ASGIApp) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 401 with ``WWW-Authenticate: Bearer``."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
