@@ -77,6 +77,17 @@ def chunks(text: str) -> list[Any]:
     return found
 
 
+def assert_refused(r: Any, status: int) -> None:
+    """A refusal by the layers in front of the API (guard, token, body limit): JSON ``error``.
+
+    Its shape is OpenAI's today; the outer door policy may answer ``{"error": message}``,
+    which OpenAI clients read as well.
+    """
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert isinstance(error, str) or set(error) >= {"message", "type", "code"}, error
+
+
 def assert_openai_error(r: Any, status: int, code: str | None = None) -> dict[str, Any]:
     assert r.status_code == status, r.text
     error = r.json()["error"]
@@ -243,9 +254,7 @@ def test_token_is_required_when_set(server):
         c.post("/v1/chat/completions", json=ask()),
         c.get("/v1/models", headers={"Authorization": "Bearer wrong"}),
     ]:
-        error = assert_openai_error(r, 401, "invalid_api_key")
-        assert r.headers["www-authenticate"] == "Bearer"
-        assert error["type"] == "authentication_error"
+        assert_refused(r, 401)
     assert c.get("/api/articles").status_code == 401  # as on /api/
     ok = {"Authorization": "Bearer s3cret"}
     assert c.get("/v1/models", headers=ok).status_code == 200
@@ -254,7 +263,7 @@ def test_token_is_required_when_set(server):
 
 def test_chat_logins_work_as_basic_auth(server):
     c = server(logins=[("ann", "pw")])
-    assert_openai_error(c.get("/v1/models"), 401)
+    assert_refused(c.get("/v1/models"), 401)
     login = base64.b64encode(b"ann:pw").decode()
     assert c.get("/v1/models", headers={"Authorization": f"Basic {login}"}).status_code == 200
 
@@ -262,7 +271,7 @@ def test_chat_logins_work_as_basic_auth(server):
 def test_guard_refuses_other_sites_and_rebound_hosts(server):
     c = server()
     r = c.post("/v1/chat/completions", json=ask(), headers={"Origin": "https://evil.example"})
-    assert_openai_error(r, 403)
+    assert_refused(r, 403)
     assert (
         c.post(
             "/api/ask", json={"question": "x"}, headers={"Origin": "https://evil.example"}
@@ -270,7 +279,7 @@ def test_guard_refuses_other_sites_and_rebound_hosts(server):
         == 403
     )
     r = c.get("/v1/models", headers={"Host": "evil.example"})
-    assert_openai_error(r, 400)
+    assert_refused(r, 400)
     assert c.get("/v1/models", headers={"Origin": URL}).status_code == 200  # its own page
 
 
@@ -278,7 +287,7 @@ def test_oversized_bodies_are_413_before_parsing(server, settings, embedder, fak
     small = settings.model_copy(update={"serve": ServeSettings(max_json_kb=1)})
     c = server(assistant=Assistant(small, llm=fake_llm(), embedder=embedder))
     big = ask("x" * 2000)
-    assert_openai_error(c.post("/v1/chat/completions", json=big), 413, "request_too_large")
+    assert_refused(c.post("/v1/chat/completions", json=big), 413)
     assert c.post("/api/ask", json={"question": "x" * 2000}).status_code == 413  # as /api/
 
     def chunked() -> Iterator[bytes]:
@@ -287,7 +296,7 @@ def test_oversized_bodies_are_413_before_parsing(server, settings, embedder, fak
     r = c.post(
         "/v1/chat/completions", content=chunked(), headers={"Content-Type": "application/json"}
     )
-    assert_openai_error(r, 413)
+    assert_refused(r, 413)
 
 
 @pytest.mark.parametrize(
