@@ -70,9 +70,9 @@ def test_the_library_imports_no_web_framework_and_no_ui(module: str) -> None:
     assert not bad, f"{module} imports {bad}"
 
 
-def test_rag_cli_imports_ui_only_inside_serve() -> None:
+def test_rag_cli_imports_ui_only_inside_serve_and_mcp() -> None:
     ui_imports = [(m, f) for m, f in _imports(RAG["rag.cli"]) if m.split(".")[0] == "ui"]
-    assert ui_imports and all(f == "serve" for _, f in ui_imports)
+    assert ui_imports and all(f in ("serve", "mcp") for _, f in ui_imports)
 
 
 def test_no_import_cycles_among_rag_modules() -> None:
