@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,12 @@ class TestLlamaCppChatStandard(ChatModelIntegrationTests):
     @property
     def returns_usage_metadata(self) -> bool:
         return False
+
+    @pytest.fixture(autouse=True, scope="class")
+    def _free_models(self) -> Iterator[None]:
+        """Free the loaded models while the interpreter is still whole."""
+        yield
+        _LOADED.clear()
 
     @pytest.fixture
     def model(self, request: Any) -> LlamaCppChat:
