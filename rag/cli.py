@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -304,6 +304,12 @@ def _date(value: date | None) -> str:
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Ask only the first N questions.")
 @click.option("--types", help="Only these question types, comma-separated (factoid,numeric).")
+@click.option(
+    "--half",
+    type=click.Choice(["tuning", "check"]),
+    help="Only one half of the gold set: tuning (the earlier questions, up to the median "
+    "question date) or check (the later ones).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
 @click.option(
     "--withhold-gold",
@@ -324,6 +330,7 @@ def eval_(
     mode: str,
     limit: int | None,
     types: str | None,
+    half: Literal["tuning", "check"] | None,
     overwrite: bool,
     withhold_gold: bool,
     json_: bool,
@@ -342,8 +349,8 @@ def eval_(
         return
     if questions is None:
         raise click.UsageError("Missing option '--questions' (or run `rag eval compare A B`).")
-    from rag.evaluate import evaluate
-    from rag.report import text_summary
+    from rag.eval import evaluate
+    from rag.eval.report import text_summary
 
     out = out or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
     report = evaluate(
@@ -356,6 +363,7 @@ def eval_(
         limit=limit,
         types=types.split(",") if types else None,
         overwrite=overwrite,
+        half=half,
         withhold_gold=withhold_gold,
         progress=not json_ and sys.stderr.isatty(),
     )
@@ -381,8 +389,7 @@ def eval_compare(
     run_a: Path, run_b: Path, out: Path | None, fail_on_regression: bool, json_: bool
 ) -> None:
     """Compare RUN_B with RUN_A (the baseline): metric deltas and questions that changed."""
-    from rag.evaluate import compare
-    from rag.report import comparison_markdown
+    from rag.eval import compare, comparison_markdown
 
     try:
         result = compare(run_a, run_b)
@@ -403,10 +410,11 @@ def eval_compare(
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def eval_report(run: Path) -> None:
     """Redraw report.md and report.html of RUN from its metrics.json and predictions.jsonl."""
-    from rag.evaluate import EvalReport
+    from rag.eval import EvalReport
+    from rag.eval.report import write
 
     try:
-        paths = EvalReport.load(run).write(run)
+        paths = write(EvalReport.load(run), run)
     except RagError as ex:
         raise click.ClickException(str(ex)) from ex
     click.echo("\n".join(str(p) for p in paths))
