@@ -6,6 +6,7 @@ written once here, so retrieval, context, verification, the gate and the UI cann
 apart. The thresholds that tune how strictly a rule is applied live in ``rag.config``.
 """
 
+from rag.text.forms import Haystack, mentioned
 from rag.text.instructions import is_instruction
 from rag.text.markup import strip_markup
 from rag.text.names import (
@@ -16,6 +17,7 @@ from rag.text.names import (
     names,
     normalise_numbers,
     plain_number,
+    question_acronyms,
     question_figures,
     question_names,
     without_options,
@@ -27,6 +29,7 @@ from rag.text.words import STOPWORDS, occurs, query_terms, same_stem, words
 
 __all__ = [
     "CLOSERS",
+    "Haystack",
     "NUMBER",
     "SENTENCE_GAP",
     "STOPWORDS",
@@ -38,11 +41,13 @@ __all__ = [
     "is_instruction",
     "is_refusal",
     "is_salient",
+    "mentioned",
     "names",
     "normalise_numbers",
     "occurs",
     "plain_number",
     "query_terms",
+    "question_acronyms",
     "question_figures",
     "question_names",
     "read_time",
