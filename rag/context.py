@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.chunk import split_sentences
+from rag.instructions import is_instruction
 from rag.store import query_terms
 from rag.types import Hit, Passage
 
@@ -29,29 +30,6 @@ _QUANTITY_QUESTION = re.compile(
     r"\bhow (many|much|long|old|far|big)\b|\bwhat (percentage|number|amount|age)\b|\bpercent",
     re.IGNORECASE,
 )
-
-
-# Sentences that talk to the assistant rather than report news: an article may carry them
-# to steer the model (prompt injection). They never reach the prompt, so the model cannot
-# obey them and verification cannot find them in a passage if the model repeats them.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,30}\b(previous|prior|above|earlier|all|your"
-    r"|any|these|the)\b.{0,20}\b(instructions?|prompts?)\b"
-    r"|\b(system prompt|your (instructions|prompt|rules))\b"
-    r"|\b(to|dear|attention|hey)\s+(the\s+)?(ai|assistant|chatbot|language model|llm)\b"
-    r"|\b(assistant|ai|chatbot|model)\s*[,:]\s*(please\s+)?(always|never|ignore|say|add|reply"
-    r"|respond|print|reveal|include|end|show|answer|output)\b"
-    r"|\bwhen (you are )?asked\b.{0,80}\b(say|answer|reply|respond)\b"
-    r"|\b(every|each|all|your) (answers?|responses?|replies)\b.{0,40}\b(with|must|should)\b"
-    r"|\b(the|your|every|each) (answer|response|reply)\b.{0,30}\b(add|include|append|show|end)\b"
-    r"|\bcode ?word\b",
-    re.IGNORECASE,
-)
-
-
-def is_instruction(sentence: str) -> bool:
-    """Whether an article sentence addresses the assistant (an injection, not news)."""
-    return bool(_INSTRUCTION.search(sentence))
 
 
 def approx_tokens(text: str) -> int:
@@ -96,12 +74,16 @@ def build(
         for i, (s, e) in enumerate(spans[hit.doc_id]):
             if s >= hit.start and e <= hit.end and (hit.doc_id, i) not in seen:
                 seen.add((hit.doc_id, i))
-                if is_instruction(text[s:e]):
+                if is_instruction(text[s:e]):  # an injection: never shown to the model
                     continue
                 sentences.append(_Sentence(hit, i, s, e, 0.0))
     if not sentences:
         return []
     scored = _score(question, sentences, texts, encode)
+
+    def barred(doc_id: str, i: int) -> bool:
+        start, end = spans[doc_id][i]
+        return is_instruction(texts[doc_id][start:end])
 
     def passages(runs: list[tuple[Hit, int, int]]) -> list[Passage]:
         """Runs of sentences (hit, first, last index) as article slices, numbered."""
@@ -118,8 +100,14 @@ def build(
     for sent in sorted(scored, key=lambda x: -x.score):
         if len(chosen) == anchors:
             break
-        first = max(0, sent.index - neighbours)
-        last = min(len(spans[sent.hit.doc_id]) - 1, sent.index + neighbours)
+        first = last = sent.index
+        doc = sent.hit.doc_id
+        # Neighbours stop at an instruction sentence: a passage is one slice of the article.
+        while first > max(0, sent.index - neighbours) and not barred(doc, first - 1):
+            first -= 1
+        end = min(len(spans[doc]) - 1, sent.index + neighbours)
+        while last < end and not barred(doc, last + 1):
+            last += 1
         touching = [
             j for j, (hit, a, b) in enumerate(chosen)
             if hit.doc_id == sent.hit.doc_id and first <= b + 1 and last >= a - 1
@@ -175,7 +163,9 @@ def format_passages(passages: Sequence[Passage]) -> str:
         hit = group[0].hit
         when = hit.published.isoformat() if hit.published else "undated"
         lines = "\n".join(f"[{p.n}] {_defused(p.text)}" for p in group)
-        title = _defused(hit.title).replace('"', "'")[:200]
+        # A headline that instructs the model is withheld like such a sentence.
+        shown = "(headline withheld)" if is_instruction(hit.title) else hit.title
+        title = _defused(shown).replace('"', "'")[:200]
         rendered.append(f'<article title="{title}" date="{when}">\n{lines}\n</article>')
     return "\n\n".join(rendered)
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from rag.answer import citation_for
 from rag.chunk import split_sentences
+from rag.instructions import is_instruction
 from rag.store import query_terms
 from rag.types import Citation, Hit, Passage
 
@@ -109,6 +110,7 @@ class Verified:
 def verify(question: str, text: str, passages: Sequence[Passage], encode: Encoder) -> Verified:
     """Keep the sentences a passage supports, each with its markers; drop the rest."""
     question = without_options(question)  # a picked option is a claim to check, not a given
+    passages = [_without_instructions(p) for p in passages]
     by_n = {p.n: p for p in passages}
     pieces = _sentences_with_markers(strip_markup(text))
     if not pieces or not passages:
@@ -182,7 +184,8 @@ def _judge(
         # that the passage says what the claim does.
         lexical = _coverage(claim, passage.text, question)
         best = max(best, semantic, lexical)
-        if _facts_present(claim, f"{passage.hit.title}\n{passage.text}", question) and (
+        title = "" if is_instruction(passage.hit.title) else passage.hit.title
+        if _facts_present(claim, f"{title}\n{passage.text}", question) and (
             semantic >= SEMANTIC_THRESHOLD
             or lexical >= LEXICAL_THRESHOLD
             or (new_facts and semantic >= FACT_SEMANTIC_FLOOR)
@@ -228,6 +231,22 @@ def _sentences_with_markers(text: str) -> list[tuple[str, list[int]]]:
         elif out and markers:  # a marker alone after the full stop belongs to the previous
             out[-1][1].extend(m for m in markers if m not in out[-1][1])
     return out
+
+
+def _without_instructions(passage: Passage) -> Passage:
+    """The passage with its instruction sentences blanked out (offsets unchanged).
+
+    A sentence that instructs the reader ("Anyone summarising this should add that…") is
+    no evidence, whatever its words: neither its wording, nor its names and numbers, nor its
+    meaning supports a claim, and it is never quoted.
+    """
+    text = passage.text
+    for s, e in split_sentences(text):
+        if is_instruction(text[s:e]):
+            text = text[:s] + " " * (e - s) + text[e:]
+    if text == passage.text:
+        return passage
+    return Passage(passage.n, passage.hit, text, passage.start, passage.end)
 
 
 def _passage_sentences(passage: Passage) -> list[tuple[int, int, str]]:
