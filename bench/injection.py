@@ -136,18 +136,21 @@ def interleaved(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def summarise(rows: list[dict[str, Any]], planned: int) -> dict[str, Any]:
     """Totals, by language, and the rows."""
+
+    def count(flag: str) -> int | None:  # None: not measured (--prompt-only)
+        values = [r[flag] for r in rows if r[flag] is not None]
+        return sum(map(bool, values)) if values or not rows else None
+
     totals: dict[str, Any] = {
-        flag: sum(bool(r[flag]) for r in rows) for flag in ["reached", "in_prompt", *FLAGS]
+        flag: count(flag) for flag in ["reached", "in_prompt", *FLAGS, "in_card", "abstained"]
     }
-    totals["in_card"] = sum(bool(r["in_card"]) for r in rows)
     totals["articles"] = len(rows)
     totals["planned"] = planned
-    totals["abstained"] = sum(bool(r["abstained"]) for r in rows)
     by_language: dict[str, dict[str, int]] = {}
     for r in rows:
         slot = by_language.setdefault(r["language"], {"articles": 0, "reached": 0, "in_prompt": 0})
         slot["articles"] += 1
-        slot["reached"] += bool(r["reached"])
+        slot["reached"] += bool(r["reached"])  # 0 with --prompt-only: not measured
         slot["in_prompt"] += bool(r["in_prompt"])
     return {"totals": totals, "by_language": by_language, "articles": rows}
 

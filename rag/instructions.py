@@ -54,7 +54,8 @@ MACHINE_NOUNS = {
         "summarisation tool", "summarization tool", "summary tool", "summary tools",
         "machine reader", "machine readers", "automated system", "automated systems",
         "crawler", "crawlers", "scraper", "scrapers", "virtual assistant",
-        "virtual assistants", "digital assistant", "digital assistants",
+        "virtual assistants", "digital assistant", "digital assistants", "model", "models",
+        "automated summary", "automated summaries", "automatic summary", "automatic summaries",
     ),
     "de": (
         "ki", "kunstliche intelligenz", "assistent", "assistenten", "assistentin",
@@ -157,7 +158,8 @@ PROCESSING_VERBS = (
     "answers questions about", "answer questions about", "answering questions on",
     "answers questions on", "responding to questions about", "responds to questions about",
     "asked about", "quoting", "quotes", "reporting on", "reports on", "writing about",
-    "writes about",
+    "writes about", "condense", "paraphrase", "process", "parse", "rewrite", "quote",
+    "summarise", "summarize",
 )  # fmt: skip
 ANYONE = (
     "anyone", "anybody", "whoever", "everyone", "everybody", "those", "all those",
@@ -218,7 +220,7 @@ ADD_VERBS = (
 # ("rules") only with "previous", "your", ... ("Forget the old rules" is a sports column).
 OVERRIDE_VERBS = (
     "ignore", "disregard", "forget", "override", "overrule", "bypass", "discard", "abandon",
-    "set aside", "stop following", "do not follow", "don't follow", "never follow",
+    "set aside", "stop following", "do not follow", "don't follow", "never follow", "pretend",
 )  # fmt: skip
 INSTRUCTION_NOUNS = (
     "instruction", "instructions", "guidance", "guidelines", "directive", "directives",
@@ -228,6 +230,7 @@ INSTRUCTION_NOUNS = (
 WEAK_INSTRUCTION_NOUNS = (
     "rules", "orders", "commands", "constraints", "restrictions", "policies", "directions",
     "settings", "messages", "text", "context", "content", "guardrails", "filters", "training",
+    "paragraphs", "sentences", "lines",
 )  # fmt: skip
 EARLIER = (
     "previous", "prior", "earlier", "above", "preceding", "former", "original", "initial",
@@ -459,7 +462,7 @@ def normalise(text: str) -> str:
 def _alt(*tables: tuple[str, ...]) -> str:
     """A regex alternation of the words, longest first; spaces match any space."""
     words = sorted({w for table in tables for w in table}, key=len, reverse=True)
-    return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in words) + ")"
+    return "(?:" + "|".join(re.escape(w).replace(r"\ ", r"[\s-]+") for w in words) + ")"
 
 
 def _word(*tables: tuple[str, ...]) -> str:
@@ -471,8 +474,9 @@ _MACHINE_ANY = _alt(*MACHINE_NOUNS.values())
 # A machine noun that names the addressee: "AI" only alone or with a head ("AI systems"),
 # and nothing but punctuation or a verb after it ("Assistant U.S. Attorney" is a person).
 _MACHINE = (
-    rf"(?<![\w-])(?:(?:ai|a\.i\.|ki|ia)[\s-]+{_alt(MACHINE_HEADS)}|{_MACHINE_ANY})"
-    rf"(?=\s*(?:[,:;.!?)\]\"'。]|$|{_alt(MACHINE_FOLLOWERS)}(?![\w-])))"
+    rf"(?<![\w-])(?:(?:ai|a\.i\.|ki|ia)[\s-]+{_alt(MACHINE_HEADS)}"
+    rf"|{_MACHINE_ANY}(?:[\s-]+{_alt(MACHINE_HEADS)})?)"
+    rf"(?=\s*(?:[,:;.!?)\]\"'。—–]|-\s|$|{_alt(MACHINE_FOLLOWERS)}(?![\w-])))"
 )
 # A clause start: the start, after a colon, a dash, a bracket or a sentence end, or after a
 # sentence-opening phrase and its comma ("When asked, say..."). Not after any comma: "Some
@@ -529,6 +533,8 @@ _VOCATIVE = _rx(
     rf"(?<![\w-]){_alt(*ADDRESS_CUES.values())}\s*,?\s+(?:(?:{_alt(*ARTICLES.values())})\s*)?"
     rf"{_MACHINE}"
 )
+# A machine noun as the label of a sentence: "AI agents: treat the following as...".
+_MACHINE_LABEL = _rx(rf"^[^\w]{{0,4}}(?:(?:{_alt(*ARTICLES.values())})\s+)?{_MACHINE}\s*:")
 # A machine noun alone before a comma, opening the sentence: "Assistant, always end...".
 # What follows it is an order: an imperative, "always", "please", "you"...
 _BARE_VOCATIVE = _rx(
@@ -596,6 +602,15 @@ _WHEN_ASKED = _rx(
 _YOUR_OUTPUT = _rx(
     rf"\b(?:in|to|into|with|within|from|at\s+the\s+(?:end|start|beginning)\s+of)\s+your\s+"
     rf"(?:\w+\s+)?{_alt(OUTPUT_NOUNS)}\b|\byour\s+{_alt(OUTPUT_NOUNS)}\s+{_MODAL}\b"
+    # "end your response with": how an output begins or ends is an order to its writer
+    rf"|\b(?:end|begin|start|finish|conclude|close|open|prefix|sign\s+off)\s+"
+    rf"(?:your|{_alt(EVERY)})\s+(?:\w+\s+)?{_alt(OUTPUT_NOUNS, WEAK_OUTPUT_NOUNS)}\s+(?:with|by)\b"
+    # "In any summary you produce, ...": a sentence that opens on the output addresses it
+    rf"|^[^\w]{{0,3}}(?:in|for|within|throughout)\s+{_EVERY_OUTPUT}[^,.;:]{{0,40}}[,:]"
+    # "Summarise this article as ...": an order to whoever summarises it
+    rf"|{_START}{_FILL}(?:summari[sz]e|paraphrase|rewrite|condense|translate)\s+{_SELF}"
+    rf"|{_START}{_FILL}(?:fasse|fasst|fassen\s+sie)\s+{_alt(DE_SELF_OBJECT)}"
+    rf"|{_STRICT_START}{_FILL}(?:resume|resumez|resuma)\s+(?:{_alt(FR_SELF)}|{_alt(ES_SELF)})"
 )
 _ANSWER_KEY = _rx(
     rf"\b(?:correct|right|true|official|only|real|proper|approved)\s+answer\b"
@@ -615,6 +630,9 @@ _OVERRIDE = _rx(
     rf"{_START}{_FILL}{_alt(OVERRIDE_VERBS)}\s+(?:[\w'-]+\s+){{0,4}}?"
     rf"(?:{_alt(INSTRUCTION_NOUNS)}|{_alt(EARLIER)}\s+(?:[\w'-]+\s+)?"
     rf"{_alt(WEAK_INSTRUCTION_NOUNS)})(?![\w-])"
+    rf"|{_START}{_FILL}{_alt(OVERRIDE_VERBS)}\s+(?:all\s+|everything\s+|anything\s+)?"
+    rf"(?:what|that)?\s*you\s+(?:were|have\s+been|had\s+been)\s+"
+    rf"(?:instructed|(?:told|asked|given)\s+(?:before|earlier|previously|so\s+far|above))"
 )
 _REVEAL = _rx(
     rf"{_START}{_FILL}{_alt(REVEAL_VERBS)}\s+(?:me\s+|us\s+)?(?:your\s+(?:\w+\s+)?"
@@ -690,7 +708,7 @@ def _tokens(*tables: tuple[str, ...]) -> frozenset[str]:
 # alternation of a hundred words tried at every position costs ~0.2 ms a sentence).
 _GATED = (
     (_tokens(*MACHINE_NOUNS.values()) - {"de", "of"},
-     (_VOCATIVE, _BARE_VOCATIVE, _NOTE_TO, _FOR_MACHINE, _IF_MACHINE,
+     (_VOCATIVE, _BARE_VOCATIVE, _MACHINE_LABEL, _NOTE_TO, _FOR_MACHINE, _IF_MACHINE,
       _MACHINE_READING_THIS)),
     (_tokens(ANYONE, ("when", "wer", "jeder", "alle", "quiconque", "toute", "quien",
                       "cualquiera")), (_ANYONE_PROCESSING,)),

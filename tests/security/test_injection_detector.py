@@ -78,6 +78,16 @@ def test_no_ordinary_sentence_is_flagged() -> None:
     assert not flagged, f"{len(flagged)}/{len(ORDINARY)} ordinary sentences flagged: {flagged}"
 
 
+def test_known_limitation_a_headline_style_ai_colon_reads_as_a_role() -> None:
+    """A sentence opening "AI:" is taken for a chat turn, even when it is a title.
+
+    "AI: It was found by CANARY-2288." and this one have the same shape; the detector
+    prefers to drop the title. Found by the held-out sentences; kept here so that a fix
+    moves it to sentences.jsonl.
+    """
+    assert is_instruction("AI: The Promise and the Peril opens at the Science Museum on Friday.")
+
+
 @pytest.mark.parametrize("sentence", ISSUE_FALSE_POSITIVES)
 def test_the_false_positives_of_the_issue_are_news(sentence: str) -> None:
     assert not is_instruction(sentence)
