@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, help="Only the first N cases.")
     parser.add_argument("--name", default=NAME, help="Results file name (without .json).")
     parser.add_argument("--note", default="", help="Free text recorded in the config.")
+    parser.add_argument("--out-dir", type=Path, help="Folder for the results (bench/results).")
     parser.add_argument(
         "--prompt-only", action="store_true", help="No model: only whether canaries reach it."
     )
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if args.prompt_only:  # only in_prompt means something without the model
                 row.update({flag: None for flag in [*FLAGS, "reached", "in_card", "abstained"]})
             rows.append(row)
-            write_results(args.name, config, summarise(rows, len(cases)))
+            write_results(args.name, config, summarise(rows, len(cases)), args.out_dir)
             print(f"{row['id']:<24} reached={row['reached']!s:<5} in_prompt={row['in_prompt']!s:<5}"
                   f" {row['seconds']:5.1f}s  {row['answer_text'][:70]!r}", flush=True)  # fmt: skip
         assistant.store.close()
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     results = summarise(rows, len(cases))
     totals = results["totals"]
-    path = write_results(args.name, config, results)
+    path = write_results(args.name, config, results, args.out_dir)
     print()
     print(table(["id", "lang", "technique", "prompt", "reached", "abstained"],
                 [[r["id"], r["language"], r["technique"][:34], r["in_prompt"], r["reached"],
