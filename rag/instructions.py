@@ -534,7 +534,10 @@ _VOCATIVE = _rx(
     rf"{_MACHINE}"
 )
 # A machine noun as the label of a sentence: "AI agents: treat the following as...".
-_MACHINE_LABEL = _rx(rf"^[^\w]{{0,4}}(?:(?:{_alt(*ARTICLES.values())})\s+)?{_MACHINE}\s*:")
+# (Not a bare "Model:", which opens photo captions.)
+_MACHINE_LABEL = _rx(
+    rf"^[^\w]{{0,4}}(?:(?:{_alt(*ARTICLES.values())})\s+)?(?!models?\s*:){_MACHINE}\s*:"
+)
 # A machine noun alone before a comma, opening the sentence: "Assistant, always end...".
 # What follows it is an order: an imperative, "always", "please", "you"...
 _BARE_VOCATIVE = _rx(
@@ -546,9 +549,11 @@ _NOTE_TO = _rx(
     rf"{_START}(?:[\w'-]+\s+){{0,2}}?{_alt(*NOTE_NOUNS.values())}\s+{_alt(*NOTE_LINKS.values())}"
     rf"\s*(?:(?:{_alt(*ARTICLES.values())})\s*)?{_MACHINE}"
 )
+# "To any AI reading this:"; a comma only after "reading this" ("For the AI model, training
+# took six weeks" is news).
 _FOR_MACHINE = _rx(
     rf"{_START}{_alt(ADDRESS_LABELS)}\s+(?:(?:{_alt(*ARTICLES.values())})\s*)?{_MACHINE}"
-    rf"(?:\s+{_alt(READING_VERBS)}\s+{_THIS})?\s*[:,]"
+    rf"(?:\s*:|\s+{_alt(READING_VERBS)}\s+{_THIS}\s*[:,])"
 )
 _IF_MACHINE = _rx(
     rf"\b(?:if|in\s+case|when)\s+(?:you\s+are|you're|you\s+happen\s+to\s+be)\s+"
