@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/answer.py
 	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/injection.py  # canaries of injected instructions reaching answers (target 0)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from rag.assistant import Assistant
 from rag.errors import RagError
+from rag.text import defang
 from rag.types import Answer, AskOptions, Token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -257,7 +258,8 @@ def render(result: Answer) -> str:
         lines.append(f"({result.abstain_reason})")
     for c in result.citations:
         lines.append(f"\n[{c.n}] {c.title} ({_date(c.published)}){' - ' + c.url if c.url else ''}")
-        lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+        # The quote is exact article text; a link in it is shown defanged, never usable.
+        lines.append(textwrap.indent(textwrap.fill(f"“{defang(c.quote)}”", 96), "    "))
     return "\n".join(lines)
 
 

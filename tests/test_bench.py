@@ -129,3 +129,23 @@ def test_a_missing_dev_set_is_a_clear_error_not_a_traceback(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 1
     assert "NEWSQA_DEV_SET" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_injection_bench_prompt_only(tmp_path):
+    """Two suite articles without the model: the canaries must not reach the prompt."""
+    out = tmp_path / "results"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "injection.py"), "--prompt-only", "--only", "en-role-marathon",
+         "--only", "zh-article-library", "--out-dir", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads((out / "injection.json").read_text())
+    totals = data["results"]["totals"]
+    assert data["commit"] and data["command"] and data["machine"]["cpu_model"] is not None
+    assert totals["articles"] == 2 and totals["in_prompt"] == 0 and totals["reached"] is None
+    assert {a["id"] for a in data["results"]["articles"]} == {
+        "en-role-marathon",
+        "zh-article-library",
+    }

@@ -2,8 +2,11 @@
 
 Everything that comes from an article, a file or the model is untrusted: it is passed
 through ``html.escape`` before it is put into markup, links are made only from http(s)
-URLs, and no image is ever emitted. The chatbot renders these strings as HTML with
-markdown switched off, so model output such as ``![x](http://...)`` stays plain text.
+URLs of article metadata, and no image is ever emitted. A link inside article text (a quote
+and its context on a source card) is defanged (``hxxps[:]//evil[.]example``): an injected
+link is neither clickable nor auto-linked, nor worth copying. The chatbot renders these
+strings as HTML with markdown switched off, so model output such as ``![x](http://...)``
+stays plain text.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from rag.config import ServeSettings
-from rag.text import CLOSERS, SENTENCE_GAP, answer_sentences
+from rag.text import CLOSERS, SENTENCE_GAP, answer_sentences, defang
 from rag.types import Answer, Citation
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -264,12 +267,16 @@ def excerpt_html(text: str, quote: tuple[int, int], mark: tuple[int, int], room:
     ms, me = mark
     lo, hi, cut_lo, cut_hi = _window(text, ms, me, room)
     qs, qe = max(lo, min(quote[0], ms)), min(hi, max(quote[1], me))
+
+    def part(start: int, end: int) -> str:
+        return _text(defang(text, start, end))  # links found in the whole text, then cut
+
     return (
         ("…" if cut_lo else "")
-        + f'<span class="nq-ctx">{_text(text[lo:qs])}</span>'
-        + f'<span class="nq-quote">{_text(text[qs:ms])}<mark>{_text(text[ms:me])}</mark>'
-        + f"{_text(text[me:qe])}</span>"
-        + f'<span class="nq-ctx">{_text(text[qe:hi])}</span>'
+        + f'<span class="nq-ctx">{part(lo, qs)}</span>'
+        + f'<span class="nq-quote">{part(qs, ms)}<mark>{part(ms, me)}</mark>'
+        + f"{part(me, qe)}</span>"
+        + f'<span class="nq-ctx">{part(qe, hi)}</span>'
         + ("…" if cut_hi else "")
     )
 

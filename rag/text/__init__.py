@@ -8,7 +8,7 @@ apart. The thresholds that tune how strictly a rule is applied live in ``rag.con
 
 from rag.text.forms import Haystack, mentioned
 from rag.text.instructions import is_instruction
-from rag.text.markup import strip_markup
+from rag.text.markup import defang, strip_markup
 from rag.text.names import (
     NUMBER,
     asks_quantity,
@@ -38,6 +38,7 @@ __all__ = [
     "answer_sentences",
     "asks_quantity",
     "has_digit",
+    "defang",
     "is_instruction",
     "is_refusal",
     "is_salient",
