@@ -79,11 +79,16 @@ class NaivePipeline:
         from langchain_core.prompts import PromptTemplate
 
         self.store, self.k, self.model, self.chunks = store, k, model, chunks
-        self.chain = PromptTemplate.from_template(TEMPLATE) | chat | StrOutputParser()
+        self.chain = None  # without a chat model, retrieval only (``search``)
+        if chat is not None:
+            self.chain = PromptTemplate.from_template(TEMPLATE) | chat | StrOutputParser()
 
     @classmethod
     def build(cls, corpus: Path, embedder: Any, chat: Any, folder: Path) -> NaivePipeline:
-        """Split and embed a JSONL corpus into a Chroma collection under ``folder``."""
+        """Split and embed a JSONL corpus into a Chroma collection under ``folder``.
+
+        ``chat`` None builds the retrieval half only (``search``).
+        """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
         from langchain_chroma import Chroma
@@ -150,6 +155,7 @@ class NaivePipeline:
 
     def stream(self, question: str) -> Iterator[Token | Answer]:
         """``Token``s as the model writes, then the ``Answer`` (as ``Assistant.stream``)."""
+        assert self.chain is not None, "built without a chat model: search only"
         started = time.perf_counter()
         hits = self.search(question)
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}

@@ -41,7 +41,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
     return path
 
 
-def run(script: str, tmp_path: Path, *args: str, timeout: float = 600) -> dict:
+def run(script: str, tmp_path: Path, *args: str, timeout: float = 600, png: bool = True) -> dict:
     out = tmp_path / "results"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.run(
@@ -55,7 +55,9 @@ def run(script: str, tmp_path: Path, *args: str, timeout: float = 600) -> dict:
     assert data["machine"]["cpu_model"] is not None and data["machine"]["ram_gb"] > 0
     assert data["versions"]["torch"]
     assert "config" in data and "results" in data
-    assert (out / f"{name}.png").stat().st_size > 0
+    assert data["commit"] and data["command"] and data["created"]
+    if png:
+        assert (out / f"{name}.png").stat().st_size > 0
     assert "wrote" in proc.stdout
     return data["results"]
 
@@ -85,6 +87,52 @@ def test_retrieval_bench(tmp_path, tiny_corpus):
     assert sizes == [50, 200]
     assert all(r["latency_ms"]["p50"] > 0 and r["store_mb"] > 0 for r in results["sizes"])
     assert "SYNTHETIC" in results["data"]
+
+
+def test_retrieval_quality_bench_measures_naive_in_the_same_run(tmp_path, tiny_corpus):
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {
+            "id": "cost",
+            "question": "How much did the Elm Street bridge cost?",
+            "answers": ["$48 million"],
+            "evidence_doc_ids": ["bridge"],
+            "answerable": True,
+            "question_date": "2024-05-10",
+        },
+        {
+            "id": "final",
+            "question": "Who did the Rovers beat in the cup final?",
+            "answers": ["the Wanderers"],
+            "evidence_doc_ids": ["match"],
+            "answerable": True,
+            "question_date": "2024-06-10",
+        },
+        {
+            "id": "none",
+            "question": "Who won the regatta?",
+            "answers": [],
+            "evidence_doc_ids": [],
+            "answerable": False,
+            "question_date": "2024-06-11",
+        },
+    ]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    results = run(
+        "retrieval_quality.py",
+        tmp_path,
+        "--corpus",
+        str(tiny_corpus),
+        "--questions",
+        str(questions),
+        png=False,
+    )
+    assert results["questions"] == 2
+    for arm in ("ours", "naive"):
+        assert results[arm]["all"]["hit_at_4"] == 1.0  # three articles: any gold is in the top 4
+        assert results[arm]["tuning"]["n"] + results[arm]["check"]["n"] == 2
+    assert results["target"]["target"] == 0.9 and results["target"]["met"]
+    assert results["chunks"]["naive"] == 3
 
 
 def bench_module(name: str):
