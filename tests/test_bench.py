@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval import GoldQuestion, predict
+from rag.eval import GoldQuestion, predict, split_date
+from rag.eval.gold import half_of
+from rag.types import Answer, Hit
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -190,6 +192,103 @@ def test_hit_at_4_counts_the_first_four_distinct_articles():
     assert not common.gold_in_top_articles([], {"a"})
 
 
+def test_quality_figures_and_targets_use_rag_eval_scoring():
+    quality = bench_module("quality")
+    gold = [
+        GoldQuestion(
+            id="a",
+            question="q a",
+            answers=["Ruiz"],
+            evidence_doc_ids=["d1"],
+            answerable=True,
+            question_date="2024-01-01",
+        ),
+        GoldQuestion(
+            id="b",
+            question="q b",
+            answers=["48"],
+            evidence_doc_ids=["d2"],
+            answerable=True,
+            question_date="2024-02-01",
+        ),
+        GoldQuestion(
+            id="c",
+            question="q c",
+            answers=[],
+            evidence_doc_ids=[],
+            answerable=False,
+            question_date="2024-03-01",
+        ),
+    ]
+    cut = split_date(gold)
+
+    def hit(doc: str) -> Hit:
+        return Hit(chunk_id=f"{doc}:0", doc_id=doc, title="t", text="x", start=0, end=1, score=1)
+
+    answers = [
+        Answer(
+            "q a",
+            "Elena Ruiz did [1].",
+            retrieved=[hit("d9"), hit("d1")],
+            timings={"ttft_s": 1.0, "total_s": 2.0},
+        ),
+        Answer(
+            "q b",
+            "The articles don't say.",
+            abstained=True,
+            abstain_reason="no retrieved article mentions Zorbia",
+            retrieved=[hit("d3")],
+            timings={"total_s": 0.1},
+        ),
+        Answer(
+            "q c",
+            "The articles don't say.",
+            abstained=True,
+            abstain_reason="the model found no answer in the retrieved passages",
+            timings={"ttft_s": 3.0, "total_s": 4.0},
+        ),
+    ]
+    predictions = [predict(q, a, half=half_of(q, cut)) for q, a in zip(gold, answers, strict=True)]
+    halves = quality.by_half(predictions)
+    assert halves["all"]["hit@4"] == 0.5 and halves["all"]["contains_gold"] == 0.5
+    assert halves["all"]["refused_answerable"] == 1 and halves["all"]["false_abstention"] == 0.5
+    assert halves["all"]["abstention_unanswerable"] == 1.0
+    assert halves["all"]["ttft_p50_s"] == 2.0  # the questions where the model was called
+    assert halves["tuning"]["n"] == 2 and halves["check"]["n"] == 1
+
+    naive = {h: dict(f, ttft_p50_s=10.0) for h, f in halves.items()}
+    ratios = quality.ttft_ratios({"ours": halves, "naive": naive})
+    assert ratios["ours"]["all"] == 0.2
+    checks = quality.check_targets({"ours": halves, "naive": naive}, ratios)
+    assert checks["ours"]["all"]["ttft_ratio"]["met"] is True
+    assert checks["ours"]["all"]["false_abstention"]["met"] is False  # a missed target
+    assert checks["ours"]["all"]["hit@4"] == {
+        "measured": 0.5,
+        "target": 0.9,
+        "op": ">=",
+        "met": False,
+    }
+    assert "ttft_ratio" not in checks["naive"]["all"]
+    # Refusal reasons name the question's words: results keep only their kind.
+    assert quality.reasons(predictions)["all"] == {
+        "subject not in the retrieved articles": 1,
+        "model found no answer": 1,
+    }
+    row = quality.question_row(predictions[1], {})
+    assert row["refusal"] == "subject not in the retrieved articles"
+    assert "Zorbia" not in json.dumps(row)
+
+
+def test_every_refusal_kind_opens_a_reason_the_code_gives():
+    quality = bench_module("quality")
+    sources = (ROOT / "rag" / "gate.py").read_text() + (BENCH / "naive.py").read_text()
+    for opening, _ in quality.REASON_KINDS:
+        # rag/gate.py writes "no {which} article mentions ..." for retrieved and cited
+        templated = opening.replace("retrieved article", "{which} article")
+        templated = templated.replace("cited article", "{which} article")
+        assert opening in sources or templated in sources, opening
+
+
 @pytest.mark.integration
 @pytest.mark.skipif(not QUESTIONS.exists(), reason="needs ../shared/eval/dev")
 def test_answer_bench(tmp_path):
@@ -205,6 +304,37 @@ def test_answer_bench(tmp_path):
     assert question["question"] not in json.dumps(results, ensure_ascii=False)
     assert set(results["targets"]) == {"ours", "ours_wide"}
     assert results["targets"]["ours_wide"]["ttft_p50_ratio"]["measured"] > 0
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not QUESTIONS.exists(), reason="needs ../shared/eval/dev")
+def test_quality_bench(tmp_path):
+    results = run(
+        "quality.py",
+        tmp_path,
+        "--limit",
+        "1",
+        "--distractors",
+        "2",
+        "--config",
+        "configs/wide.toml",
+        "--withhold-gold",
+        png=False,
+        timeout=1800,
+    )
+    assert results["questions"] == 1 and results["partial"] is True
+    assert set(results["arms"]) == {"ours", "naive", "ours_wide"}
+    for arm in results["arms"].values():
+        assert set(arm["figures"]) == {"tuning", "check", "all"}
+        assert arm["figures"]["all"]["n"] == 1
+    assert set(results["ttft_ratio"]) == {"ours", "ours_wide"}
+    assert results["checks"]["ours"]["all"]["hit@4"]["target"] == 0.9
+    question = json.loads(QUESTIONS.read_text().splitlines()[0])
+    (row,) = results["per_question"]
+    assert row["id"] == question["id"] and set(row) >= {"ours", "naive", "ours_wide"}
+    assert results["withheld"]["figures"]["all"]["n"] == int(question["answerable"])
+    # Figures and question ids only: no question or answer text of the (unlicensed) dev set.
+    assert question["question"] not in json.dumps(results, ensure_ascii=False)
 
 
 @pytest.mark.integration
