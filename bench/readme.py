@@ -192,16 +192,21 @@ def performance(res: Results, link: Callable[[str], str]) -> str:
     if answer.data is not None:
         r = answer.results
         for arm, t in (r.get("targets") or {}).items():
-            ratio = t["ttft_p50_ratio"]
+            target = t["ttft_p50_ratio"]["target"]
+            # TTFT p50 over the questions where the model was called (rag.eval's definition;
+            # files before it took the ratio over every question, counting a refusal's time).
+            ours, naive = (r[a]["ttft_s_llm_called"].get("p50") for a in (arm, "naive"))
+            if ours is None or not naive:
+                missing(what.format(arm=arm) + " (the model was never called)")
+                continue
             tokens = "evaluated prompt tokens p50 {} vs {}".format(
                 *(f"{r[a]['evaluated_prompt_tokens'].get('p50', 0):.0f}" for a in (arm, "naive"))
             )
             row(
-                what.format(arm=arm) + f" ({r['questions']} questions)",
-                f"≤ {ratio['target']:g} ×",
-                f"**{ratio['measured']:.2f} ×** ({r[arm]['ttft_s']['p50']:.2f} s vs "
-                f"{r['naive']['ttft_s']['p50']:.2f} s; {tokens})",
-                ratio["met"],
+                what.format(arm=arm) + f" ({r['questions']} questions, model called)",
+                f"≤ {target:g} ×",
+                f"**{ours / naive:.2f} ×** ({ours:.2f} s vs {naive:.2f} s; {tokens})",
+                ours / naive <= target,
             )
     else:
         missing(what.format(arm="ours"))
