@@ -167,7 +167,7 @@ class GateSettings(_Section):
 
 
 class ServeSettings(_Section):
-    """Limits of the served interfaces (``rag serve``: the chat and the REST API)."""
+    """Limits of the served interfaces (``rag serve``: the chat, the REST API, /v1, /mcp)."""
 
     model_slots: Annotated[int, Field(ge=0)] = 8  # API requests using or waiting for the model
     retry_after_s: Annotated[int, Field(ge=0)] = 30  # Retry-After of a 503 when all are taken
@@ -179,6 +179,7 @@ class ServeSettings(_Section):
     queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for the model
     card_context_chars: Annotated[int, Field(ge=0)] = 160  # article text around a source quote
     more_context_chars: Annotated[int, Field(ge=0)] = 900  # ... when the card is expanded
+    mcp_write: bool = False  # the MCP tool ingest_text (agents may add articles)
 
 
 class IngestSettings(_Section):

@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.errors import RagError
 
@@ -19,6 +22,7 @@ AUTH_ENV = "NEWSQA_AUTH"
 API_TOKEN_ENV = "NEWSQA_API_TOKEN"
 
 Login = tuple[str, str]
+UNAUTHORIZED = "A valid API token is required: Authorization: Bearer <token>."
 
 
 def auth_from_env() -> list[Login] | None:
@@ -52,3 +56,53 @@ def basic_ok(value: str, logins: Iterable[Login]) -> bool:
     except ValueError:
         return False
     return any(hmac.compare_digest(given, f"{u}:{p}".encode()) for u, p in logins)
+
+
+def authorized(header: str, token: str, logins: Sequence[Login]) -> bool:
+    """Whether an ``Authorization`` header passes: always when neither a token nor logins are set.
+
+    ``Bearer <token>`` for ``$NEWSQA_API_TOKEN``, or HTTP Basic auth with one of the logins.
+    """
+    if not token and not logins:
+        return True
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() == "bearer" and token_ok(value.strip(), token):
+        return True
+    return bool(logins) and scheme.lower() == "basic" and basic_ok(value.strip(), logins)
+
+
+class RequireAuth:
+    """ASGI middleware: ``authorized`` on every HTTP request to ``app``, or ``refuse(401, …)``.
+
+    For the doors that are not ``ui.api`` routes (``/v1``, ``/mcp``); ``ui.api`` checks the
+    same with a FastAPI dependency.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        logins: Sequence[Login],
+        refuse: Callable[[int, str], Response],
+    ) -> None:
+        """Wrap ``app``; ``refuse(status, message)`` makes the 401 response."""
+        self.app = app
+        self.token = token
+        self.logins = list(logins)
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 401 with ``WWW-Authenticate: Bearer``."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = ""
+        for key, value in scope.get("headers") or []:
+            if key.lower() == b"authorization":
+                header = value.decode("latin-1")
+        if authorized(header, self.token, self.logins):
+            await self.app(scope, receive, send)
+            return
+        response = self.refuse(401, UNAUTHORIZED)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        await response(scope, receive, send)

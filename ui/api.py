@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -232,7 +232,7 @@ class ApiError(Exception):
         return JSONResponse({"error": str(self)}, self.status, headers=self.headers)
 
 
-class _Slots:
+class ModelSlots:
     """Requests using or waiting for the model; one over the limit is told to come back."""
 
     def __init__(self, size: int, retry_after_s: int) -> None:
@@ -267,14 +267,25 @@ class BodyLimit:
     limit and refused as soon as it passes it.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], limit: Callable[[str], int]) -> None:
-        """Wrap ``app``; ``limit(path)`` is the byte limit of a request to ``path``."""
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        limit: Callable[[str], int],
+        prefix: str = "/api/",
+        refuse: Callable[[int, str], Response] | None = None,
+    ) -> None:
+        """Wrap ``app``; ``limit(path)`` is the byte limit of a request to a path under ``prefix``.
+
+        ``refuse(413, message)`` makes the refusal (default: ``{"error": message}``).
+        """
         self.app = app
         self.limit = limit
+        self.prefix = prefix
+        self.refuse = refuse or (lambda status, message: ApiError(status, message).response())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 413."""
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         limit = self.limit(scope["path"])
@@ -282,7 +293,7 @@ class BodyLimit:
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(limit)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -293,7 +304,7 @@ class BodyLimit:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(limit)(scope, receive, send)
                 return
             if not message.get("more_body"):
                 break
@@ -308,10 +319,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-
-def _too_large(limit: int) -> JSONResponse:
-    megabytes = limit / (1 << 20)
-    return ApiError(413, f"The request is too large (at most {megabytes:.1f} MB).").response()
+    def _too_large(self, limit: int) -> Response:
+        megabytes = limit / (1 << 20)
+        return self.refuse(413, f"The request is too large (at most {megabytes:.1f} MB).")
 
 
 # ---- the app ---------------------------------------------------------------------------------
@@ -343,7 +353,7 @@ def create_api(
     token = token if token is not None else access.api_token_from_env()
     ingest_limit = settings.ingest.max_file_bytes + limits.upload_overhead_kb * 1024
     json_limit = limits.max_json_kb * 1024
-    slots = _Slots(limits.model_slots, limits.retry_after_s)
+    slots = ModelSlots(limits.model_slots, limits.retry_after_s)
     app = FastAPI(
         title="newsqa",
         summary="Answers from your news articles, with the passage behind every claim.",
@@ -475,6 +485,7 @@ def create_api(
         raise ApiError(404, f"No such API route: {path}")
 
     unknown_route = app.routes[-1]
+    app.state.model_slots = slots  # shared with the other doors of ``rag serve``
     return app
 
 

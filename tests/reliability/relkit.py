@@ -642,11 +642,16 @@ class AppServer:
 
 
 @contextlib.contextmanager
-def app_server(root: Path, extra: Sequence[Path] = (), timeout: float = 120) -> Iterator[AppServer]:
-    """`rag serve --ingest tests/data/articles EXTRA...` on a free loopback port, until exit."""
+def app_server(
+    root: Path, extra: Sequence[Path] = (), timeout: float = 120, **env_vars: str
+) -> Iterator[AppServer]:
+    """`rag serve --ingest tests/data/articles EXTRA...` on a free loopback port, until exit.
+
+    ``env_vars`` are set for the server (``NEWSQA_API_TOKEN="..."``).
+    """
     store, gate = root / "store", root / "gate"
     port = free_port()
-    env = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)})
+    env = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)}, **env_vars)
     # Hashed-keyword vectors are less similar than real ones: a lower gate keeps answers coming.
     config = root / "serve.toml"
     config.write_text("[retrieve]\nmin_score = 0.05\n", encoding="utf-8")
