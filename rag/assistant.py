@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -9,7 +10,8 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -106,8 +108,10 @@ class Assistant:
         model = self._llm
         if model is None:
             return self.settings.llm.model
-        name = getattr(model, "model_path", None) or getattr(model, "model_name", None)
-        return str(name or type(model).__name__)
+        path = getattr(model, "model_path", None)
+        if path:  # the file's name: where it lives on this machine is nobody's business
+            return Path(str(path)).name
+        return str(getattr(model, "model_name", None) or type(model).__name__)
 
     @property
     def models_loaded(self) -> dict[str, bool]:
@@ -248,28 +252,56 @@ class Assistant:
         options = AskOptions.of(options, **overrides)
         return self._search(self._validated(question), options)[0]
 
-    def ask(self, question: str, options: AskOptions | None = None, **overrides: Any) -> Answer:
+    def ask(
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
+    ) -> Answer:
         """Answer ``question`` from the stored articles, with citations (see ``stream``)."""
         result: Answer | None = None
-        for event in self.stream(question, options, **overrides):
+        for event in self.stream(question, options, slot=slot, **overrides):
             if isinstance(event, Answer):
                 result = event
         assert result is not None  # stream always ends with an Answer
         return result
 
     def stream(
-        self, question: str, options: AskOptions | None = None, **overrides: Any
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
     ) -> Iterator[Token | Answer]:
         """Yield ``Token``s of the answer as they are generated, then the final ``Answer``.
 
         ``options`` (or the same as keywords: ``k``, ``today``, ``since``, ``until``,
-        ``history``, ``exclude``) are described by ``AskOptions``.
+        ``history``, ``exclude``) are described by ``AskOptions``. ``slot`` is entered just
+        before the chat model first runs for this question and left when the stream ends:
+        a server passes its model slot, so that a question refused before the model (or
+        invalid) never takes one. It may raise (``ModelBusyError``) or wait.
 
         Example:
             >>> for event in a.stream("When did the bridge open?", k=4):
             ...     print(event.text if isinstance(event, Token) else event.citations)
         """
-        options = AskOptions.of(options, **overrides)
+        with contextlib.ExitStack() as held:
+            entered: list[AbstractContextManager[Any]] = []
+
+            def use_model() -> None:
+                if slot is not None and not entered:
+                    held.enter_context(slot)
+                    entered.append(slot)
+
+            yield from self._stream(question, AskOptions.of(options, **overrides), use_model)
+
+    def _stream(
+        self, question: str, options: AskOptions, use_model: Callable[[], None]
+    ) -> Iterator[Token | Answer]:
+        """``stream``; ``use_model()`` is called before every call of the chat model."""
         question = self._validated(question)
         if self.store.count() == 0:
             raise EmptyStoreError()
@@ -277,7 +309,11 @@ class Assistant:
         self._check_fits(question)
         started = time.perf_counter()
         today = options.today or date.today()
-        standalone = self.condense(question, options.history) if options.history else None
+        standalone = None
+        if options.history:
+            if self.settings.answer.condense:
+                use_model()
+            standalone = self.condense(question, options.history)
         hits, vector = self._search(standalone or question, options)
         evidence = self._evidence(standalone or question, today, hits, vector)
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
@@ -319,6 +355,7 @@ class Assistant:
             shortlist=self.settings.answer.shortlist,
             count=self._count_tokens,
         )
+        use_model()
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
         inputs = answer.chain_input(evidence.question, passages, today)

@@ -157,9 +157,18 @@ class ServeSettings(_Section):
 
     model_slots: Annotated[int, Field(ge=0)] = 8  # API requests using or waiting for the model
     retry_after_s: Annotated[int, Field(ge=0)] = 30  # Retry-After of a 503 when all are taken
-    max_json_kb: Annotated[int, Field(ge=1)] = 1024  # a question with its history
+    # Every request body on every route, but file uploads: a question with its history, a
+    # chat event. Uploads (POST /api/ingest, the chat's upload) may be [ingest] max_file_mb
+    # plus upload_overhead_kb.
+    max_json_kb: Annotated[int, Field(ge=1)] = 1024
     upload_overhead_kb: Annotated[int, Field(ge=0)] = 1024  # multipart headers around files
     max_files: Annotated[int, Field(ge=1)] = 20  # files in one POST /api/ingest
+    max_records: Annotated[int, Field(ge=1)] = 10_000  # JSON records in one POST /api/ingest
+    # Failed logins (wrong token, password or Basic auth) allowed per client address within
+    # the window; past that, the client's credentials get 429 until the window moves on.
+    login_attempts: Annotated[int, Field(ge=1)] = 10
+    login_window_s: Annotated[float, Field(gt=0)] = 60.0
+    session_hours: Annotated[float, Field(gt=0)] = 12.0  # a chat login lasts this long
     max_history: Annotated[int, Field(ge=0)] = 20  # earlier turns in one POST /api/ask
     max_upload_mb: Annotated[int, Field(ge=1)] = 25  # one file uploaded in the chat
     queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for the model

@@ -1,7 +1,9 @@
-"""What ``rag serve`` runs: the REST API with the chat mounted at ``/``, behind ``LocalGuard``.
+"""What ``rag serve`` runs: the REST API with the chat mounted at ``/``, behind one door policy.
 
 The one place that assembles the served interfaces (``build_server``) and runs them
-(``serve``); logins and the API token come from ``ui.access``.
+(``serve``). Every request, to whichever interface, passes ``ui.policy.Policy`` first:
+host and origin checks, authentication (``ui.access``: the token and the logins), failed-login
+throttling and the body-size limit.
 
 Example:
     >>> from rag import Assistant
@@ -24,14 +26,14 @@ from typing import Any
 import click
 import gradio as gr
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from rag import Assistant
 from rag.config import ServeSettings
 from ui import access, render
 from ui.api import create_api
 from ui.app import build_app
-from ui.guard import LocalGuard, is_loopback
+from ui.guard import is_loopback
+from ui.policy import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +46,17 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> No
     if not os.environ.get("GRADIO_TEMP_DIR"):  # uploads in a private folder, not /tmp/gradio
         uploads = tempfile.mkdtemp(prefix="newsqa-uploads-")
         os.environ["GRADIO_TEMP_DIR"] = uploads
-    auth = access.auth_from_env()
-    if not auth and not is_loopback(host):
-        logger.warning("serving on %s without a login: set %s=user:password", host, access.AUTH_ENV)
+    door = access.Access.from_env()
+    if not door.required and not is_loopback(host):
+        logger.warning(
+            "serving on %s open to anyone: set %s=user:password or %s",
+            host,
+            access.AUTH_ENV,
+            access.API_TOKEN_ENV,
+        )
     import uvicorn
 
-    app = build_server(assistant, host, port, auth)
+    app = build_server(assistant, host, port, list(door.logins), door.token)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
     )
@@ -80,25 +87,35 @@ def build_server(
     host: str = "127.0.0.1",
     port: int = 7860,
     auth: list[access.Login] | None = None,
+    token: str | None = None,
 ) -> FastAPI:
-    """The REST API (``ui.api``) with the chat mounted at ``/``.
+    """The REST API (``ui.api``) with the chat mounted at ``/``, behind ``ui.policy.Policy``.
 
-    ``LocalGuard`` wraps both, the chat's logins also guard the API (as HTTP Basic auth, next
-    to ``$NEWSQA_API_TOKEN``), and the chat gets the same options as ``launch_options``.
+    The policy is added last, around the whole app, so it covers every route: those of the
+    API, of the chat (pages, the Gradio API and queue, files) and any interface mounted
+    here. ``auth`` are the chat's logins and ``token`` the API token (default:
+    ``$NEWSQA_API_TOKEN``); with either set, every route but ``/api/health`` and the login
+    page needs one of them (``/login`` turns a login into a session cookie for the browser).
 
     Example:
         >>> uvicorn.run(build_server(Assistant.from_config()), port=7860)
     """
-    limits = assistant.settings.serve
-    app = create_api(assistant, logins=auth)
-    app.add_middleware(LocalGuard, host=host)
-    demo = build_app(assistant).queue(max_size=limits.queue_size, default_concurrency_limit=4)
-    launch = launch_options(host, port, auth, limits)
+    settings = assistant.settings
+    app = create_api(assistant, settings)
+    demo = build_app(assistant).queue(
+        max_size=settings.serve.queue_size, default_concurrency_limit=4
+    )
+    launch = launch_options(host, port, settings.serve)
     options = {k: v for k, v in launch.items() if k in _MOUNT_OPTIONS}
-    return gr.mount_gradio_app(app, demo, path="/", **options)
+    gr.mount_gradio_app(app, demo, path="/", **options)
+    # Last: outside every route above, and any added to ``app`` before it serves.
+    app.add_middleware(
+        Policy, access=access.Access.from_env(auth, token), settings=settings, host=host
+    )
+    return app
 
 
-# What mount_gradio_app takes of launch_options (LocalGuard is on the outer app already).
+# What mount_gradio_app takes of launch_options.
 _MOUNT_OPTIONS = set(inspect.signature(gr.mount_gradio_app).parameters) - {"app_kwargs"}
 
 
@@ -112,22 +129,17 @@ def _when_ready(server: Any, url: str, assistant: Assistant) -> None:
     _warm_up(assistant)
 
 
-def launch_options(
-    host: str,
-    port: int,
-    auth: list[access.Login] | None = None,
-    limits: ServeSettings | None = None,
-) -> dict[str, Any]:
+def launch_options(host: str, port: int, limits: ServeSettings | None = None) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: no share link, no extra served paths.
 
     No ``/monitoring`` (Gradio enables it by default: ``/monitoring/summary`` lists every
-    function's traffic to anyone), and ``ui.guard.LocalGuard`` refuses cross-site requests.
+    function's traffic to anyone). No Gradio login: logins are the door policy's
+    (``ui.policy``), which covers the chat and everything else alike.
     """
     limits = limits or ServeSettings()
     return {
         "server_name": host,
         "server_port": port,
-        "auth": auth,
         "max_file_size": f"{limits.max_upload_mb}mb",
         "css": render.CSS,
         "show_error": False,
@@ -138,7 +150,6 @@ def launch_options(
         "ssr_mode": False,
         "inbrowser": False,
         "enable_monitoring": False,
-        "app_kwargs": {"middleware": [Middleware(LocalGuard, host=host)]},
     }
 
 
