@@ -424,6 +424,8 @@ async def _send(
 async def _respond(
     send: Send, status: int, message: str, as_json: bool, headers: dict[str, str] | None = None
 ) -> None:
+    """A refusal; the connection is closed after it, so an unread body is never read."""
+    headers = {**(headers or {}), "Connection": "close"}
     if as_json:
         body, kind = json.dumps({"error": message}).encode(), b"application/json"
     else:

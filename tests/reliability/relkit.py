@@ -640,19 +640,30 @@ class AppServer:
 
 
 @contextlib.contextmanager
-def app_server(root: Path, extra: Sequence[Path] = (), timeout: float = 120) -> Iterator[AppServer]:
-    """`rag serve --ingest tests/data/articles EXTRA...` on a free loopback port, until exit."""
+def app_server(
+    root: Path,
+    extra: Sequence[Path] = (),
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    config: str = "",
+) -> Iterator[AppServer]:
+    """`rag serve --ingest tests/data/articles EXTRA...` on a free loopback port, until exit.
+
+    ``env`` is added to the child's environment (``NEWSQA_API_TOKEN``, ``NEWSQA_AUTH``),
+    ``config`` to its TOML config.
+    """
     store, gate = root / "store", root / "gate"
     port = free_port()
-    env = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)})
+    child = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)}, **(env or {}))
     # Hashed-keyword vectors are less similar than real ones: a lower gate keeps answers coming.
-    config = root / "serve.toml"
-    config.write_text("[retrieve]\nmin_score = 0.05\n", encoding="utf-8")
+    toml = root / "serve.toml"
+    toml.write_text(f"[retrieve]\nmin_score = 0.05\n{config}", encoding="utf-8")
     ingest = [a for p in [ARTICLES, *extra] for a in ("--ingest", str(p))]
     cmd = [sys.executable, str(SERVE_CHILD), "serve", "--store", str(store), "--config",
-           str(config), "--port", str(port), *ingest]  # fmt: skip
+           str(toml), "--port", str(port), *ingest]  # fmt: skip
     # (A graceful shutdown waits 5 s for open event streams: stop it sooner.)
-    with serving(cmd, port, cwd=root, env=env, timeout=timeout, stop_timeout=3) as (url, proc, log):
+    running = serving(cmd, port, cwd=root, env=child, timeout=timeout, stop_timeout=3)
+    with running as (url, proc, log):
         try:
             yield AppServer(url, store, gate, proc, log)
             assert proc.poll() is None, "the server died:\n" + "".join(log[-60:])
