@@ -88,7 +88,7 @@ class RetrieveSettings(_Section):
     rrf_k: int = 60
     min_score: float = 0.25
     max_per_article: Annotated[int, Field(ge=1)] = 2
-    recent_days: Annotated[int, Field(ge=0)] = 10
+    recent_days: Annotated[int, Field(ge=0, le=3650)] = 10
     recent_weight: float = 1.0
     recent_weight_relative: float = 1.5
     # Candidates fetched without a date filter, as a multiple of those kept: the dates are
@@ -146,9 +146,10 @@ class GateSettings(_Section):
     question is at most 4 days older than the question).
     """
 
-    this_week_days: Annotated[int, Field(ge=0)] = 7  # "this week", "yesterday", "on Monday"
-    last_week_days: Annotated[int, Field(ge=0)] = 14  # "last week", "past weekend", "next week"
-    lately_days: Annotated[int, Field(ge=0)] = 45  # "recently", "currently", "now", "last month"
+    # (At most ten years each: the date arithmetic stays far from the calendar's ends.)
+    this_week_days: Annotated[int, Field(ge=0, le=3650)] = 7  # "this week", "yesterday", "Monday"
+    last_week_days: Annotated[int, Field(ge=0, le=3650)] = 14  # "last week", "next week"
+    lately_days: Annotated[int, Field(ge=0, le=3650)] = 45  # "recently", "now", "last month"
     rare_name_share: float = 0.02  # a name in at most this share of the chunks is specific
 
 

@@ -109,4 +109,3 @@ def _cpu_flags() -> str:
             return next((line for line in f if line.startswith(("flags", "Features"))), "")
     except OSError:
         return ""
-

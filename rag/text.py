@@ -17,6 +17,23 @@ from typing import Literal
 # asks for them here (see the keywords section below).
 from rag.store import query_terms as query_terms
 
+# ---- text that is not text --------------------------------------------------------------------
+
+# A lone surrogate (``"\\ud800"`` in JSON, an undecodable byte of a command-line argument) is
+# not a character: it cannot be encoded, stored, tokenized or printed.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate."""
+    return _SURROGATE.search(text) is not None
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 # ---- sentences ------------------------------------------------------------------------------
 
 # Abbreviations after which a period does not end a sentence (news style).

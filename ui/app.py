@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from rag import Answer, ArticleInfo, Assistant, IngestReport, RagError, Token
 from rag.assistant import upload_name
@@ -74,7 +75,10 @@ def parse_day(value: str | float | None, label: str) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value).date()
+        try:
+            return datetime.fromtimestamp(value).date()
+        except (OverflowError, OSError, ValueError) as ex:
+            raise SettingsError(f"{label}: {value!r} is not a date like 2025-07-04.") from ex
     try:
         return date.fromisoformat(value.strip()[:10])
     except ValueError as ex:
@@ -259,7 +263,11 @@ class Handlers:
         return render.upload_results_html(results), None, *self.library(query)
 
     def _ingest_one(self, upload: Path) -> render.FileResult:
-        """Ingest one uploaded file (``Assistant.ingest_upload`` keeps a copy in the store)."""
+        """Ingest one uploaded file; Gradio's copy of it is removed after.
+
+        The store keeps the articles' text (``Assistant.ingest_upload``), and a deleted
+        article must leave no copy behind, not even in Gradio's upload folder.
+        """
         name = upload_name(upload.name)
         try:
             dest, report = self.assistant.ingest_upload(name, upload)
@@ -269,6 +277,9 @@ class Handlers:
         except Exception as ex:
             logger.exception("ingesting %s failed", upload)
             return render.FileResult(name, "failed", f"unexpected error ({type(ex).__name__})")
+        finally:
+            if upload.resolve().is_relative_to(Path(get_upload_folder()).resolve()):
+                upload.unlink(missing_ok=True)
 
     def _file_result(self, name: str, dest: Path, report: IngestReport) -> render.FileResult:
         """One line for a file: its status and what was read (or why not)."""
