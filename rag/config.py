@@ -172,7 +172,10 @@ class ServeSettings(_Section):
     session_hours: Annotated[float, Field(gt=0)] = 12.0  # a chat login lasts this long
     max_history: Annotated[int, Field(ge=0)] = 20  # earlier turns in one POST /api/ask
     max_upload_mb: Annotated[int, Field(ge=1)] = 25  # one file uploaded in the chat
-    queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for the model
+    queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for their turn
+    # Chat questions handled at once: one uses the model, the others search, are refused
+    # by the relevance gate without it, or wait for it.
+    chat_concurrency: Annotated[int, Field(ge=1)] = 4
     card_context_chars: Annotated[int, Field(ge=0)] = 160  # article text around a source quote
     more_context_chars: Annotated[int, Field(ge=0)] = 900  # ... when the card is expanded
 

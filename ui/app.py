@@ -1,9 +1,12 @@
 """The chat in the browser: ``build_app(assistant) -> gr.Blocks`` (``ui.server`` serves it).
 
 Two tabs: *Chat* streams answers whose ``[n]`` chips link to numbered source cards, and
-*Library* uploads, lists, searches and deletes articles. Every model call (answering and
-ingesting) goes through one queue slot (``concurrency_id="model"``, limit 1), so a second
-browser tab waits its turn and sees its place in the queue.
+*Library* uploads, lists, searches and deletes articles. Questions are handled
+``serve.chat_concurrency`` at a time (``concurrency_id="ask"``); of those, one at a time uses
+the chat model, and only once the relevance gate has let its question through: a question
+refused before the model is answered at once, however busy the model is. Uploads go through
+one queue slot (``concurrency_id="model"``, limit 1). More browser tabs wait their turn in
+the queue and see their place in it.
 
 Example:
     >>> from rag import Assistant
@@ -13,7 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +37,8 @@ from ui import render
 logger = logging.getLogger(__name__)
 
 MODEL_QUEUE = "model"
+ASK_QUEUE = "ask"
+MODEL_WAIT_S = 0.1  # how often a question waiting for the model checks whether it was stopped
 LIBRARY_HEADERS = ["Title", "Date", "Source", "Chunks"]
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 WAITING = "Waiting for its turn…"
@@ -45,6 +52,10 @@ PLACEHOLDER = (
 
 class SettingsError(RagError):
     """A setting in the UI (a date) is not valid."""
+
+
+class _Stopped(Exception):
+    """The question was stopped while it waited for the model."""
 
 
 @dataclass
@@ -92,6 +103,21 @@ class Handlers:
         """Serve ``assistant``."""
         self.assistant = assistant
         self.limits = assistant.settings.serve
+        self._model = threading.Lock()  # the chat model, one question at a time
+
+    @contextlib.contextmanager
+    def _model_turn(self, turn: Turn) -> Iterator[None]:
+        """Hold the model for ``turn``'s answer (``Assistant.stream`` enters this lazily).
+
+        Waits for the question before it; a question stopped meanwhile stops waiting.
+        """
+        while not self._model.acquire(timeout=MODEL_WAIT_S):
+            if turn.done:
+                raise _Stopped()
+        try:
+            yield
+        finally:
+            self._model.release()
 
     # ---- chat -----------------------------------------------------------------------------
 
@@ -131,7 +157,7 @@ class Handlers:
             options = self._options(k, since, until, today, history)
             result: Answer | None = None
             text = ""
-            events = self.assistant.stream(question, options)
+            events = self.assistant.stream(question, options, slot=self._model_turn(turn))
             try:
                 for event in events:
                     if turn.done:  # stopped meanwhile: the stop handler has the last word
@@ -150,6 +176,8 @@ class Handlers:
                 raise RuntimeError("the answer stream ended without an answer")
             html = render.answer_html(result, number, self._articles(), self.limits)
             answer_text = result.text
+        except _Stopped:  # the stop handler has the last word
+            return
         except RagError as ex:
             html, answer_text = render.error_html(str(ex)), None
         except Exception:
@@ -484,13 +512,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         min_width=180,
                     )
 
-        # ---- chat events: show the question at once, then answer in the model queue
+        # ---- chat events: show the question at once, then answer in the ask queue
         answer_args: dict[str, Any] = {
             "fn": h.answer,
             "inputs": [pending, turns, k, since, until, today],
             "outputs": [chatbot, turns],
-            "concurrency_id": MODEL_QUEUE,
-            "concurrency_limit": 1,
+            "concurrency_id": ASK_QUEUE,
+            "concurrency_limit": assistant.settings.serve.chat_concurrency,
             "show_progress": "full",
         }
         fast: dict[str, Any] = {"queue": False, "show_progress": "hidden"}
