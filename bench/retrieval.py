@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.ingest import load
-    from rag.store import Store, date_where
+    from rag.store import LocalStore as Store
+    from rag.store import date_where
 
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rng = random.Random(args.seed)

@@ -315,6 +315,7 @@ class Assistant:
         hits, vector = self._search(standalone or question, options)
         evidence = self._evidence(standalone or question, today, hits, vector)
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
+        passages: list[Passage] = []  # set once the model is about to read them
 
         def finish(
             passages: Sequence[Passage] = (), refusal: Refusal | None = None, **fields: Any

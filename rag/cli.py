@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -284,7 +284,20 @@ def _date(value: date | None) -> str:
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Ask only the first N questions.")
 @click.option("--types", help="Only these question types, comma-separated (factoid,numeric).")
+@click.option(
+    "--half",
+    type=click.Choice(["tuning", "check"]),
+    help="Only one half of the gold set: tuning (the earlier questions, up to the median "
+    "question date) or check (the later ones).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
+@click.option(
+    "--llm-cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Replay the model's answers to prompts seen before from this SQLite file, and "
+    "record new ones: for tuning rules that act after the model. Timings of replayed "
+    "answers mean nothing.",
+)
 @click.option(
     "--withhold-gold",
     is_flag=True,
@@ -304,7 +317,9 @@ def eval_(
     mode: str,
     limit: int | None,
     types: str | None,
+    half: Literal["tuning", "check"] | None,
     overwrite: bool,
+    llm_cache: Path | None,
     withhold_gold: bool,
     json_: bool,
 ) -> None:
@@ -322,10 +337,19 @@ def eval_(
         return
     if questions is None:
         raise click.UsageError("Missing option '--questions' (or run `rag eval compare A B`).")
-    from rag.evaluate import evaluate
-    from rag.report import text_summary
+    from rag.eval import evaluate
+    from rag.eval.report import text_summary
 
     out = out or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
+    if llm_cache is not None:
+        from rag.eval.cache import SqliteResponseCache
+        from rag.llm import LlamaCppChat
+
+        if not isinstance(assistant.llm, LlamaCppChat):
+            raise click.UsageError(
+                "--llm-cache works with the in-process model (llm.provider = llama)"
+            )
+        assistant.llm.response_cache = SqliteResponseCache(llm_cache)
     report = evaluate(
         assistant,
         questions,
@@ -336,6 +360,7 @@ def eval_(
         limit=limit,
         types=types.split(",") if types else None,
         overwrite=overwrite,
+        half=half,
         withhold_gold=withhold_gold,
         progress=not json_ and sys.stderr.isatty(),
     )
@@ -361,8 +386,7 @@ def eval_compare(
     run_a: Path, run_b: Path, out: Path | None, fail_on_regression: bool, json_: bool
 ) -> None:
     """Compare RUN_B with RUN_A (the baseline): metric deltas and questions that changed."""
-    from rag.evaluate import compare
-    from rag.report import comparison_markdown
+    from rag.eval import compare, comparison_markdown
 
     try:
         result = compare(run_a, run_b)
@@ -383,10 +407,11 @@ def eval_compare(
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def eval_report(run: Path) -> None:
     """Redraw report.md and report.html of RUN from its metrics.json and predictions.jsonl."""
-    from rag.evaluate import EvalReport
+    from rag.eval import EvalReport
+    from rag.eval.report import write
 
     try:
-        paths = EvalReport.load(run).write(run)
+        paths = write(EvalReport.load(run), run)
     except RagError as ex:
         raise click.ClickException(str(ex)) from ex
     click.echo("\n".join(str(p) for p in paths))

@@ -60,6 +60,19 @@ class EmbedSettings(_Section):
     small_input_chars: Annotated[int, Field(ge=0)] = 16_000
 
 
+class IndexSettings(_Section):
+    """The SQLite keyword (BM25) index beside the vectors.
+
+    ``bm25_row_budget``: a BM25 query leaves out its most common terms so that about this many
+    rows match at most (FTS5's cost is proportional to the rows it scores; see
+    ``bench/results/retrieval.json``). ``window_cache``: how many date windows' chunk ids are
+    kept in memory (questions asked on the same day share their recent window).
+    """
+
+    bm25_row_budget: Annotated[int, Field(ge=1)] = 1000
+    window_cache: Annotated[int, Field(ge=1)] = 16
+
+
 class StoreSettings(_Section):
     """Where chunks live. ``path`` None means ``$NEWSQA_STORE`` or the user data dir.
 
@@ -76,6 +89,7 @@ class StoreSettings(_Section):
     token_env: str | None = None
     headers: dict[str, str] = {}
     sync_interval: Annotated[float, Field(ge=0)] = 1.0
+    index: IndexSettings = IndexSettings()
 
 
 class RetrieveSettings(_Section):

@@ -13,10 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-# Until the store split lands, the keyword rules still live in rag/store.py; every module
-# asks for them here (see the keywords section below).
-from rag.store import query_terms as query_terms
-
 # ---- text that is not text --------------------------------------------------------------------
 
 # A lone surrogate (``"\\ud800"`` in JSON, an undecodable byte of a command-line argument) is
@@ -96,7 +92,31 @@ def answer_sentences(text: str) -> list[str]:
     return [m.group(0) for m in _ANSWER_SENTENCE.finditer(text)]
 
 
-# ---- keywords (query_terms, stopwords): moved here from rag/store.py by the store split ----
+# ---- keywords (query_terms, stopwords) ----------------------------------------------------
+
+STOPWORDS = frozenset(
+    "a an and are as at be been but by did do does for from had has have he her his how i if "
+    "in into is it its me my no not of on or our she so than that the their them then there "
+    "these they this to was we were what when where which who whom why will with would you "
+    "your about after again also any because before being between both can could each few "
+    "more most other over same should some such through under until very while week year".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    """Lowercased keywords of a query, without stop words, in order, each once.
+
+    Example:
+        >>> query_terms("When did the Harbour Bridge open? The bridge!")
+        ['harbour', 'bridge', 'open']
+    """
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if (len(word) > 1 or word.isdigit()) and word not in STOPWORDS:
+            seen.setdefault(word.replace("_", ""), None)
+    return [w for w in seen if w]
+
 
 # ---- names and numbers ----------------------------------------------------------------------
 

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from rag.llm import LlamaCppChat
-from rag.store import Store, query_terms
+from rag.store import LocalStore, Store
+from rag.text import query_terms, split_sentences
 
 STRESS = os.environ.get("NEWSQA_STRESS", "") not in ("", "0")
 HERE = Path(__file__).resolve().parent
@@ -161,9 +162,9 @@ def assert_store_consistent(store: Store) -> None:
     ids = store.chunk_ids()
     raw_vector_ids: list[str] = []
     offset = 0
-    with store._lock:
+    with store._vectors() as vectors:  # type: ignore[attr-defined]
         while True:
-            got = store._chroma().get(include=[], limit=500, offset=offset)
+            got = vectors.collection.get(include=[], limit=500, offset=offset)
             raw_vector_ids.extend(got["ids"])
             if len(got["ids"]) < 500:
                 break
@@ -174,7 +175,7 @@ def assert_store_consistent(store: Store) -> None:
     assert not missing and not extra, (sorted(missing)[:5], sorted(extra)[:5])
     assert store.count() == store.vector_count() == len(ids)
     assert sum(a.chunks for a in store.list_articles()) == len(ids)
-    db = store._db
+    db = store._idx.db  # type: ignore[attr-defined]
     assert db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # Raises sqlite3.DatabaseError if the FTS5 index disagrees with the chunks table.
@@ -187,7 +188,7 @@ def assert_store_consistent(store: Store) -> None:
 
 def self_retrieval(store: Store, embedder: Any) -> tuple[float, list[str]]:
     """Share of chunks that dense search (own title+text vector) returns at rank 1, and misses."""
-    rows = store._db.execute(
+    rows = store._idx.db.execute(  # type: ignore[attr-defined]
         "SELECT c.chunk_id, c.text, a.title FROM chunks c JOIN articles a USING (doc_id)"
     ).fetchall()
     if not rows:
@@ -259,8 +260,9 @@ def quote_best_sentence(prompt: str) -> str:
 
     headlines = stems(" ".join(re.findall(r'<article title="([^"]*)"', body)))
     wanted = stems(asked.group(1)) - headlines or stems(asked.group(1))
-    sentences = [(n, s.rstrip(".")) for n, text in passages
-                 for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]  # fmt: skip
+    sentences = [
+        (n, text[a:b].rstrip(".")) for n, text in passages for a, b in split_sentences(text)
+    ]
     n, sentence = max(sentences, key=lambda p: len(wanted & stems(p[1])))
     return f"{sentence} [{n}]."
 
@@ -423,7 +425,7 @@ def patch_cli(
     """Make ``rag`` commands use these collaborators (and a short store lock timeout)."""
     import functools
 
-    import rag.assistant
+    import rag.store
     from rag import embed, llm
 
     def no_llm(settings: Any) -> Any:
@@ -433,7 +435,7 @@ def patch_cli(
     monkeypatch.setattr(llm, "load", (lambda settings: chat) if chat is not None else no_llm)
     if lock_timeout is not None:
         monkeypatch.setattr(
-            rag.assistant, "Store", functools.partial(Store, lock_timeout=lock_timeout)
+            rag.store, "LocalStore", functools.partial(LocalStore, lock_timeout=lock_timeout)
         )
 
 

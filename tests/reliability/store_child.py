@@ -27,7 +27,7 @@ from relkit import KeywordEmbedder, assert_store_consistent, self_retrieval  # n
 
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings, StoreSettings  # noqa: E402
-from rag.store import Store  # noqa: E402
+from rag.store import LocalStore, SearchIndex  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--lock-timeout", type=float, default=10.0)
     args = parser.parse_args()
 
-    store = Store(args.store, lock_timeout=args.lock_timeout)
+    store = LocalStore(args.store, lock_timeout=args.lock_timeout)
     if args.mode == "hold":
         with store.writing():
             print("locked", flush=True)  # noqa: T201
@@ -81,7 +81,7 @@ def main() -> None:
     store.close()
 
 
-def _serve(store: Store) -> None:
+def _serve(store: LocalStore) -> None:
     assistant = Assistant(Settings(store=StoreSettings(path=store.path)),
                           embedder=KeywordEmbedder(), store=store)  # type: ignore[arg-type]  # fmt: skip
     print(json.dumps({"ready": True}), flush=True)  # noqa: T201
@@ -99,7 +99,7 @@ def _serve(store: Store) -> None:
     store.close()
 
 
-def _verify(store: Store) -> dict[str, object]:
+def _verify(store: LocalStore) -> dict[str, object]:
     """What a fresh process sees: consistency, self-retrieval, keyword search, per article."""
     assert_store_consistent(store)
     score, misses = self_retrieval(store, KeywordEmbedder())
@@ -124,11 +124,11 @@ def _verify(store: Store) -> dict[str, object]:
 
 def _instrument(progress: object, hang_at: int) -> None:
     """Report every committed write; optionally hang between Chroma and SQLite."""
-    put, delete_rows = Store.put, Store._delete_rows
+    put, delete_rows = LocalStore.put, SearchIndex.delete_rows
     state = threading.local()
     counts = {"puts": 0, "chunks": 0}
 
-    def traced_put(self: Store, items, vectors) -> None:  # type: ignore[no-untyped-def]
+    def traced_put(self: LocalStore, items, vectors) -> None:  # type: ignore[no-untyped-def]
         counts["puts"] += 1
         state.in_put = True
         try:
@@ -139,15 +139,15 @@ def _instrument(progress: object, hang_at: int) -> None:
         if progress:
             progress.write(f"{counts['chunks']}\n")  # type: ignore[attr-defined]
 
-    def traced_delete_rows(self: Store, doc_ids) -> None:  # type: ignore[no-untyped-def]
+    def traced_delete_rows(self: SearchIndex, doc_ids) -> None:  # type: ignore[no-untyped-def]
         if getattr(state, "in_put", False) and counts["puts"] == hang_at:
             if progress:
                 progress.write("mid\n")  # type: ignore[attr-defined]
             time.sleep(600)  # Chroma has the vectors, SQLite has not committed: kill me now
         delete_rows(self, doc_ids)
 
-    Store.put = traced_put  # type: ignore[method-assign]
-    Store._delete_rows = traced_delete_rows  # type: ignore[method-assign]
+    LocalStore.put = traced_put  # type: ignore[method-assign]
+    SearchIndex.delete_rows = traced_delete_rows  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from rag.assistant import Assistant
 from rag.config import LLMSettings, Settings, StoreSettings
 from rag.context import fit_tokens
 from rag.errors import InvalidQuestionError, ModelError
-from rag.store import Store
+from rag.store import LocalStore, Store
 
 DATA = Path(__file__).parent.parent / "data" / "articles"
 MAX_QUESTION_CHARS = Settings().answer.max_question_chars
@@ -52,7 +52,7 @@ def count():
 def store(tmp_path_factory, embedder) -> Iterator[Store]:
     """The test articles, ingested once for the module (tests that add articles use their own)."""
     path = tmp_path_factory.mktemp("overflow") / "store"
-    store = Store(path)
+    store = LocalStore(path)
     settings = Settings(store=StoreSettings(path=path))
     assert not Assistant(settings, embedder=embedder, store=store).ingest([DATA]).failed
     yield store
@@ -130,7 +130,7 @@ def test_history_of_many_token_characters_is_trimmed_to_fit(store, embedder, cou
 
 
 def test_passage_longer_than_the_budget_is_cut_to_fit(tmp_path, embedder, count):
-    own = Store(tmp_path / "store")
+    own = LocalStore(tmp_path / "store")
     assistant, backend = _assistant(own, embedder, count)
     assert assistant.ingest([DATA]).added
     rng = random.Random(0)
