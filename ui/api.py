@@ -49,6 +49,7 @@ from rag.errors import (
     ModelBusyError,
     ModelError,
     RagError,
+    StoreBusyError,
     StoreLockedError,
 )
 from rag.types import Answer, ArticleInfo, AskOptions, Citation, IngestReport, Token
@@ -66,6 +67,7 @@ _STATUS: list[tuple[type[RagError], int]] = [
     (StoreLockedError, 409),
     (ModelError, 503),  # ModelBusyError too
     (ConfigError, 503),
+    (StoreBusyError, 503),
 ]
 
 

@@ -27,12 +27,11 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 _SUPERSEDED = """
-UPDATE embeddings_queue SET metadata = '{}'
-WHERE metadata IS NOT NULL AND metadata != '{}' AND EXISTS (
-    SELECT 1 FROM embeddings_queue AS later
-    WHERE later.topic = embeddings_queue.topic AND later.id = embeddings_queue.id
-      AND later.seq_id > embeddings_queue.seq_id
-)
+WITH latest AS (SELECT topic, id, max(seq_id) AS seq_id FROM embeddings_queue GROUP BY 1, 2)
+UPDATE embeddings_queue SET metadata = '{}' FROM latest
+WHERE latest.topic = embeddings_queue.topic AND latest.id = embeddings_queue.id
+  AND embeddings_queue.seq_id < latest.seq_id
+  AND embeddings_queue.metadata IS NOT NULL AND embeddings_queue.metadata != '{}'
 """
 _BUSY_TIMEOUT_S = 30.0
 
@@ -47,7 +46,9 @@ def scrub_chroma(chroma_dir: Path) -> None:
         db.execute("PRAGMA secure_delete = ON")
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         if "embeddings_queue" in tables:
-            blanked = db.execute(_SUPERSEDED).rowcount
+            before = db.total_changes
+            db.execute(_SUPERSEDED)
+            blanked = db.total_changes - before
             logger.info("blanked %d superseded record(s) of Chroma's log", blanked)
         if "embedding_fulltext_search" in tables:
             db.execute(
