@@ -183,9 +183,9 @@ def test_follow_up_questions_pass_the_history(make_assistant):
     seen: list[Any] = []
     stream = assistant.stream
 
-    def spy(question: str, options: AskOptions) -> Iterator[Any]:
+    def spy(question: str, options: AskOptions, **kwargs: Any) -> Iterator[Any]:
         seen.append(list(options.history))
-        return stream(question, options)
+        return stream(question, options, **kwargs)
 
     assistant.stream = spy  # type: ignore[method-assign]
     h = Handlers(assistant)

@@ -43,6 +43,7 @@ LIBRARY_HEADERS = ["Title", "Date", "Source", "Chunks"]
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 WAITING = "Waiting for its turn…"
 SEARCHING = "Searching the articles…"
+SEARCHING_BUSY = "Searching the articles… (the model is answering another question first)"
 INTERNAL_ERROR = "Something went wrong while answering; the details are in the server log."
 PLACEHOLDER = (
     "### Ask about your news articles\n"
@@ -150,7 +151,8 @@ class Handlers:
             yield messages(turns), turns
             return
         turn, number = turns[-1], len(turns)
-        turn.html = render.pending_html(SEARCHING)
+        # A question the gate lets through waits here for the model, if another has it.
+        turn.html = render.pending_html(SEARCHING_BUSY if self._model.locked() else SEARCHING)
         yield messages(turns), turns
         try:
             history = [(t.question, t.answer) for t in turns[:-1] if t.answer is not None]
