@@ -230,6 +230,26 @@ def serve(assistant: Assistant, host: str, port: int, ingest_paths: tuple[str, .
     serve_app(assistant, host=host, port=port)
 
 
+@cli.command()
+@assistant_options
+def mcp(assistant: Assistant) -> None:
+    """Serve the MCP tools over stdio, for desktop agents and other MCP clients.
+
+    Tools: search, ask, list_articles, get_article, and ingest_text when [serve] mcp_write
+    is true in the config. `rag serve` offers the same tools over HTTP at /mcp.
+
+    \b
+        {"mcpServers": {"newsqa": {"command": "rag", "args": ["mcp"]}}}
+    """
+    from ui.mcp_server import build_mcp  # the MCP SDK is imported only here
+
+    if assistant.settings.llm.provider == "llama":
+        from rag import llm, probe  # as for serve: a model that crashes is one clear line
+
+        probe.ensure_model_runs(llm.model_path(assistant.settings.llm))
+    build_mcp(assistant).run("stdio")
+
+
 def render(result: Answer) -> str:
     """A plain-text answer with its numbered sources."""
     lines = [result.text]

@@ -168,7 +168,7 @@ class GateSettings(_Section):
 
 
 class ServeSettings(_Section):
-    """Limits of the served interfaces (``rag serve``: the chat and the REST API)."""
+    """Limits of the served interfaces (``rag serve``: the chat, the REST API, /v1, /mcp)."""
 
     model_slots: Annotated[int, Field(ge=0)] = 8  # API requests using or waiting for the model
     retry_after_s: Annotated[int, Field(ge=0)] = 30  # Retry-After of a 503 when all are taken
@@ -192,6 +192,7 @@ class ServeSettings(_Section):
     chat_concurrency: Annotated[int, Field(ge=1)] = 4
     card_context_chars: Annotated[int, Field(ge=0)] = 160  # article text around a source quote
     more_context_chars: Annotated[int, Field(ge=0)] = 900  # ... when the card is expanded
+    mcp_write: bool = False  # the MCP tool ingest_text (agents may add articles)
 
 
 class IngestSettings(_Section):

@@ -10,10 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Protocol
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict
 
 from rag.errors import InvalidQuestionError
@@ -39,6 +43,9 @@ class HybridRetriever(BaseRetriever):
     ``doc_id, title, url, published`` (ISO date or None), ``chunk_id, score`` (fused),
     ``dense, bm25, start, end, source``.
 
+    ``invoke`` takes ``k``, ``today``, ``since`` and ``until`` as keywords too, for one call
+    (``retriever.invoke(query, k=1)``), as LangChain's standard retriever tests expect.
+
     Example:
         >>> retriever = Assistant.from_config().as_retriever(k=4)
         >>> docs = retriever.invoke("Why did Ukraine want Patriot systems?")
@@ -58,12 +65,46 @@ class HybridRetriever(BaseRetriever):
     until: date | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        today: date | None = None,
+        since: date | None = None,
+        until: date | None = None,
     ) -> list[Document]:
+        """The chunks for ``query``; keywords of ``invoke`` override the fields for one call."""
         hits = self.assistant.retrieve(
-            query, k=self.k, today=self.today, since=self.since, until=self.until
+            query,
+            k=k if k is not None else self.k,
+            today=today or self.today,
+            since=since or self.since,
+            until=until or self.until,
         )
         return [to_document(hit) for hit in hits]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        today: date | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Document]:
+        """``_get_relevant_documents`` in a worker thread (BaseRetriever's would drop ``k``)."""
+        return await run_in_executor(
+            None,
+            self._get_relevant_documents,
+            query,
+            run_manager=run_manager.get_sync(),
+            k=k,
+            today=today,
+            since=since,
+            until=until,
+        )
 
 
 def to_document(hit: Hit) -> Document:

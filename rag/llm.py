@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
@@ -90,6 +90,8 @@ class LlamaCppChat(BaseChatModel):
     # so the weights counted twice in RSS (1969 MB against 1378 MB after loading the packaged
     # model; see bench/results/footprint.json). Costs ~1 s more to load.
     use_mmap: bool = False
+    stop: list[str] | None = None
+    """Stop sequences of every call, besides a call's own ``stop``."""
 
     # Replays the model's text for a prompt it has answered before (``rag eval --llm-cache``,
     # for tuning the rules that act after the model); None in the product.
@@ -104,6 +106,16 @@ class LlamaCppChat(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llama-cpp"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """LangChain's standard tracing parameters (its standard tests check them)."""
+        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
+        model = kwargs.get("model")
+        params["ls_provider"] = "llama-cpp"
+        params["ls_model_name"] = model if isinstance(model, str) else Path(self.model_path).name
+        params["ls_temperature"] = self.temperature
+        params["ls_max_tokens"] = self.max_tokens
+        return params
 
     @property
     def llama(self) -> Any:
@@ -135,7 +147,7 @@ class LlamaCppChat(BaseChatModel):
             ],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            "stop": stop or [],
+            "stop": [*(self.stop or []), *(stop or [])],
             "seed": self.seed,
         }
 

@@ -240,7 +240,7 @@ class ApiError(Exception):
         return JSONResponse({"error": str(self)}, self.status, headers=self.headers)
 
 
-class _Slots:
+class ModelSlots:
     """Requests using or waiting for the model; one over the limit is told to come back."""
 
     def __init__(self, size: int, retry_after_s: int) -> None:
@@ -291,7 +291,7 @@ def create_api(assistant: Assistant, settings: Settings | None = None) -> FastAP
     """
     settings = settings or assistant.settings
     limits = settings.serve
-    slots = _Slots(limits.model_slots, limits.retry_after_s)
+    slots = ModelSlots(limits.model_slots, limits.retry_after_s)
     records = TypeAdapter(Annotated[list[Record], Field(max_length=limits.max_records)])
     app = FastAPI(
         title="newsqa",
@@ -424,6 +424,7 @@ def create_api(assistant: Assistant, settings: Settings | None = None) -> FastAP
         raise ApiError(404, f"No such API route: {path}")
 
     unknown_route = app.routes[-1]
+    app.state.model_slots = slots  # shared with the other doors of ``rag serve``
     return app
 
 

@@ -19,8 +19,9 @@ covered without being named here. In order, a request is:
    as it arrives (``Content-Length`` is checked first but not trusted), and the request is
    answered 413 as soon as it passes the limit.
 
-Refusals are ``{"error": message}`` JSON under ``/api/`` (like every REST API error) or for
-clients that ask for JSON, plain text otherwise.
+Refusals are ``{"error": message}`` JSON under the JSON APIs' paths (``/api/``, and those
+``build_server`` names: ``/v1``, ``/mcp``) or for clients that ask for JSON, plain text
+otherwise.
 
 Example:
     >>> app.add_middleware(Policy, access=Access.from_env(), settings=Settings())
@@ -34,7 +35,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Collection, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -50,11 +51,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (status, message) -> an ASGI response with a ``headers`` mapping (a Starlette response).
+Refuse = Callable[[int, str], Any]
 
 LOGIN_PATHS = {"/login", "/login/"}
 LOGOUT_PATHS = {"/logout", "/logout/"}
 PUBLIC = {"/api/health"} | LOGIN_PATHS | LOGOUT_PATHS
 UPLOAD_PATHS = frozenset({"/api/ingest", "/gradio_api/upload"})
+JSON_PATHS = ("/api",)
 COOKIE = "newsqa_session"
 USER_KEY = "newsqa.user"  # scope key: who the request is from (None: anonymous)
 LOCKED_KEY = "newsqa.locked"  # scope key: whether this server requires credentials
@@ -146,14 +150,23 @@ class Policy:
         settings: Settings | None = None,
         host: str = "127.0.0.1",
         upload_paths: Collection[str] = UPLOAD_PATHS,
+        json_paths: Collection[str] = JSON_PATHS,
+        refusals: Mapping[str, Refuse] | None = None,
     ) -> None:
-        """Guard ``app`` served on the interface ``host``; limits from ``settings.serve``."""
+        """Guard ``app`` served on the interface ``host``; limits from ``settings.serve``.
+
+        ``upload_paths`` get the upload body limit. Refusals under ``json_paths`` (path
+        prefixes) are ``{"error": message}``; under a prefix of ``refusals``, that door's
+        own error shape (``refusals[prefix](status, message)``, an ASGI response).
+        """
         settings = settings or Settings()
         limits = settings.serve
         self.app = app
         self.access = access
         self.guard = LocalGuard(app, host=host)
         self.upload_paths = frozenset(upload_paths)
+        self.json_paths = tuple(p.rstrip("/") for p in json_paths)
+        self.refusals = {p.rstrip("/"): make for p, make in (refusals or {}).items()}
         self.upload_limit = settings.ingest.max_file_bytes + limits.upload_overhead_kb * 1024
         self.request_limit = limits.max_json_kb * 1024
         self.throttle = LoginThrottle(limits.login_attempts, limits.login_window_s)
@@ -195,7 +208,7 @@ class Policy:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
                 return
-            await _respond(send, ex.status, str(ex), _as_json(scope, headers), ex.headers)
+            await self._refuse(scope, receive, send, ex.status, str(ex), ex.headers)
             return
         scope[USER_KEY] = user
         scope[LOCKED_KEY] = self.access.required
@@ -203,7 +216,29 @@ class Policy:
             await self.app(scope, receive, send)
             return
         limit = self.upload_limit if path in self.upload_paths else self.request_limit
-        await self._limited(scope, receive, send, limit, _as_json(scope, headers))
+        await self._limited(scope, receive, send, limit)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer a refusal in the shape of the door it came to; the connection is closed."""
+        path = scope.get("path", "")
+        for prefix, make in self.refusals.items():
+            if _under(path, prefix):
+                response = make(status, message)
+                for key, value in {**(headers or {}), "Connection": "close"}.items():
+                    response.headers[key] = value
+                await response(scope, receive, send)
+                return
+        accept = _headers(scope).get("accept", "")
+        as_json = any(_under(path, p) for p in self.json_paths) or "application/json" in accept
+        await _respond(send, status, message, as_json, headers)
 
     # ---- who is asking ----------------------------------------------------------------------
 
@@ -288,13 +323,11 @@ class Policy:
 
     # ---- the body limit ---------------------------------------------------------------------
 
-    async def _limited(
-        self, scope: Scope, receive: Receive, send: Send, limit: int, as_json: bool
-    ) -> None:
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Pass the request on, answering 413 once its body passes ``limit`` bytes."""
         length = _headers(scope).get("content-length")
         if length is not None and (not length.strip().isdigit() or int(length) > limit):
-            await _respond(send, 413, _too_large(limit), as_json)
+            await self._refuse(scope, receive, send, 413, _too_large(limit))
             return
         received = 0
         over = False
@@ -327,7 +360,7 @@ class Policy:
         if over and not started:
             method, path = scope.get("method"), scope.get("path")
             logger.warning("refused %s %s: body over %d bytes", method, path, limit)
-            await _respond(send, 413, _too_large(limit), as_json)
+            await self._refuse(scope, receive, send, 413, _too_large(limit))
 
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -365,10 +398,8 @@ def _wants_page(scope: Scope, headers: dict[str, str]) -> bool:
     return "text/html" in accept and not scope.get("path", "").startswith("/api/")
 
 
-def _as_json(scope: Scope, headers: dict[str, str]) -> bool:
-    return scope.get("path", "").startswith("/api/") or "application/json" in headers.get(
-        "accept", ""
-    )
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def _local_target(scope: Scope) -> str:

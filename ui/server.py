@@ -1,4 +1,4 @@
-"""What ``rag serve`` runs: the REST API with the chat mounted at ``/``, behind one door policy.
+"""What ``rag serve`` runs: the chat at ``/``, ``/api/``, ``/v1`` and ``/mcp``, behind one policy.
 
 The one place that assembles the served interfaces (``build_server``) and runs them
 (``serve``). Every request, to whichever interface, passes ``ui.policy.Policy`` first:
@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -21,11 +22,16 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import click
 import gradio as gr
 from fastapi import FastAPI
+from mcp.server.mcpserver import MCPServer
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
 
 from rag import Assistant
 from rag.config import ServeSettings
@@ -33,6 +39,9 @@ from ui import access, render
 from ui.api import create_api
 from ui.app import build_app
 from ui.guard import is_loopback
+from ui.mcp_server import build_mcp
+from ui.openai_api import create_openai_api
+from ui.openai_api import error_response as openai_error
 from ui.policy import Policy
 
 logger = logging.getLogger(__name__)
@@ -89,30 +98,61 @@ def build_server(
     auth: list[access.Login] | None = None,
     token: str | None = None,
 ) -> FastAPI:
-    """The REST API (``ui.api``) with the chat mounted at ``/``, behind ``ui.policy.Policy``.
+    """The REST API (``ui.api``) with ``/v1``, ``/mcp`` and the chat at ``/``, behind one policy.
 
-    The policy is added last, around the whole app, so it covers every route: those of the
-    API, of the chat (pages, the Gradio API and queue, files) and any interface mounted
-    here. ``auth`` are the chat's logins and ``token`` the API token (default:
-    ``$NEWSQA_API_TOKEN``); with either set, every route but ``/api/health`` and the login
-    page needs one of them (``/login`` turns a login into a session cookie for the browser).
+    ``/v1`` is the OpenAI-compatible API (``ui.openai_api``), ``/mcp`` the MCP tools over
+    streamable HTTP (``ui.mcp_server``); all of them share the API's model slots. The door
+    policy (``ui.policy.Policy``) is added last, around the whole app, so it covers every
+    route: those of the API, both doors, the chat (pages, the Gradio API and queue, files)
+    and any interface mounted here later. ``auth`` are the logins and ``token`` the API token
+    (default: ``$NEWSQA_AUTH``, ``$NEWSQA_API_TOKEN``); with either set, every route but
+    ``/api/health`` and the login page needs one of them (``/login`` turns a login into a
+    session cookie for the browser).
 
     Example:
         >>> uvicorn.run(build_server(Assistant.from_config()), port=7860)
     """
     settings = assistant.settings
+    limits = settings.serve
     app = create_api(assistant, settings)
-    demo = build_app(assistant).queue(
-        max_size=settings.serve.queue_size, default_concurrency_limit=4
+    slots = app.state.model_slots  # every door shares the API's model slots
+    app.mount("/v1", create_openai_api(assistant, slots=slots))
+    mcp = build_mcp(assistant, slots=slots)
+    # The policy checks Host and Origin for every route (the SDK's own check is off), and
+    # the session manager runs for as long as the server does.
+    mcp.streamable_http_app(
+        stateless_http=True,
+        json_response=True,
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    launch = launch_options(host, port, settings.serve)
+    app.router.routes.append(Route("/mcp", StreamableHTTPASGIApp(mcp.session_manager)))
+    app.router.lifespan_context = _running(app.router.lifespan_context, mcp)
+    demo = build_app(assistant).queue(max_size=limits.queue_size, default_concurrency_limit=4)
+    launch = launch_options(host, port, limits)
     options = {k: v for k, v in launch.items() if k in _MOUNT_OPTIONS}
     gr.mount_gradio_app(app, demo, path="/", **options)
     # Last: outside every route above, and any added to ``app`` before it serves.
+    door = access.Access.from_env(auth, token)
     app.add_middleware(
-        Policy, access=access.Access.from_env(auth, token), settings=settings, host=host
+        Policy,
+        access=door,
+        settings=settings,
+        host=host,
+        json_paths=["/api", "/mcp"],  # refusals there are {"error": message}, like the API's
+        refusals={"/v1": openai_error},  # OpenAI's shape, which OpenAI clients read
     )
     return app
+
+
+def _running(lifespan: Any, mcp: MCPServer) -> Any:
+    """``lifespan`` with the MCP session manager running inside it."""
+
+    @contextlib.asynccontextmanager
+    async def both(app: Any) -> AsyncIterator[Any]:
+        async with lifespan(app) as state, mcp.session_manager.run():
+            yield state
+
+    return both
 
 
 # What mount_gradio_app takes of launch_options.
@@ -125,7 +165,8 @@ def _when_ready(server: Any, url: str, assistant: Assistant) -> None:
         if server.should_exit:
             return
         time.sleep(0.05)
-    click.echo(f"newsqa is ready at {url} (REST API under {url}api/)", err=False)
+    doors = f"REST API under {url}api/, OpenAI-compatible API at {url}v1, MCP at {url}mcp"
+    click.echo(f"newsqa is ready at {url} ({doors})", err=False)
     _warm_up(assistant)
 
 

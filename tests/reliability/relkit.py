@@ -643,28 +643,23 @@ class AppServer:
 
 @contextlib.contextmanager
 def app_server(
-    root: Path,
-    extra: Sequence[Path] = (),
-    timeout: float = 120,
-    env: dict[str, str] | None = None,
-    config: str = "",
+    root: Path, extra: Sequence[Path] = (), timeout: float = 120, **env_vars: str
 ) -> Iterator[AppServer]:
     """`rag serve --ingest tests/data/articles EXTRA...` on a free loopback port, until exit.
 
-    ``env`` is added to the child's environment (``NEWSQA_API_TOKEN``, ``NEWSQA_AUTH``),
-    ``config`` to its TOML config.
+    ``env_vars`` are set for the server (``NEWSQA_API_TOKEN="..."``).
     """
     store, gate = root / "store", root / "gate"
     port = free_port()
-    child = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)}, **(env or {}))
+    env = child_env(PYTHONUNBUFFERED="1", **{GATE_ENV: str(gate)}, **env_vars)
     # Hashed-keyword vectors are less similar than real ones: a lower gate keeps answers coming.
-    toml = root / "serve.toml"
-    toml.write_text(f"[retrieve]\nmin_score = 0.05\n{config}", encoding="utf-8")
+    config = root / "serve.toml"
+    config.write_text("[retrieve]\nmin_score = 0.05\n", encoding="utf-8")
     ingest = [a for p in [ARTICLES, *extra] for a in ("--ingest", str(p))]
     cmd = [sys.executable, str(SERVE_CHILD), "serve", "--store", str(store), "--config",
-           str(toml), "--port", str(port), *ingest]  # fmt: skip
+           str(config), "--port", str(port), *ingest]  # fmt: skip
     # (A graceful shutdown waits 5 s for open event streams: stop it sooner.)
-    running = serving(cmd, port, cwd=root, env=child, timeout=timeout, stop_timeout=3)
+    running = serving(cmd, port, cwd=root, env=env, timeout=timeout, stop_timeout=3)
     with running as (url, proc, log):
         try:
             yield AppServer(url, store, gate, proc, log)

@@ -49,7 +49,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 def locked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """`rag serve` with ``$NEWSQA_API_TOKEN`` set and no logins."""
     root = tmp_path_factory.mktemp("locked")
-    with app_server(root, env={"NEWSQA_API_TOKEN": TOKEN}) as running:
+    with app_server(root, NEWSQA_API_TOKEN=TOKEN) as running:
         yield running
 
 
@@ -141,8 +141,7 @@ def test_health_is_public_but_says_nothing_private(locked):
 
 @pytest.mark.enable_socket
 def test_logins_open_the_same_doors(tmp_path):
-    env = {"NEWSQA_AUTH": f"{LOGIN[0]}:{LOGIN[1]}"}
-    with app_server(tmp_path, env=env) as server:
+    with app_server(tmp_path, NEWSQA_AUTH=f"{LOGIN[0]}:{LOGIN[1]}") as server:
         url = server.url
         r = httpx.post(f"{url}/gradio_api/run/library", json={"data": [""]})
         assert r.status_code == 401
@@ -267,7 +266,7 @@ def test_brute_force_gets_429_with_retry_after(make_assistant, monkeypatch):
 @pytest.mark.enable_socket
 def test_brute_force_against_the_running_server(tmp_path):
     """The issue's probe: 200 wrong Basic logins in a burst."""
-    with app_server(tmp_path, env={"NEWSQA_AUTH": f"{LOGIN[0]}:{LOGIN[1]}"}) as server:
+    with app_server(tmp_path, NEWSQA_AUTH=f"{LOGIN[0]}:{LOGIN[1]}") as server:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             statuses = [
                 client.get("/api/articles", headers=basic("ann", f"guess{i}")).status_code
