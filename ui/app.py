@@ -1,9 +1,12 @@
 """The chat in the browser: ``build_app(assistant) -> gr.Blocks`` (``ui.server`` serves it).
 
 Two tabs: *Chat* streams answers whose ``[n]`` chips link to numbered source cards, and
-*Library* uploads, lists, searches and deletes articles. Every model call (answering and
-ingesting) goes through one queue slot (``concurrency_id="model"``, limit 1), so a second
-browser tab waits its turn and sees its place in the queue.
+*Library* uploads, lists, searches and deletes articles. Questions are handled
+``serve.chat_concurrency`` at a time (``concurrency_id="ask"``); of those, one at a time uses
+the chat model, and only once the relevance gate has let its question through: a question
+refused before the model is answered at once, however busy the model is. Uploads go through
+one queue slot (``concurrency_id="model"``, limit 1). More browser tabs wait their turn in
+the queue and see their place in it.
 
 Example:
     >>> from rag import Assistant
@@ -13,7 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from rag import Answer, ArticleInfo, Assistant, IngestReport, RagError, Token
 from rag.assistant import upload_name
@@ -31,10 +37,13 @@ from ui import render
 logger = logging.getLogger(__name__)
 
 MODEL_QUEUE = "model"
+ASK_QUEUE = "ask"
+MODEL_WAIT_S = 0.1  # how often a question waiting for the model checks whether it was stopped
 LIBRARY_HEADERS = ["Title", "Date", "Source", "Chunks"]
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 WAITING = "Waiting for its turn…"
 SEARCHING = "Searching the articles…"
+SEARCHING_BUSY = "Searching the articles… (the model is answering another question first)"
 INTERNAL_ERROR = "Something went wrong while answering; the details are in the server log."
 PLACEHOLDER = (
     "### Ask about your news articles\n"
@@ -44,6 +53,10 @@ PLACEHOLDER = (
 
 class SettingsError(RagError):
     """A setting in the UI (a date) is not valid."""
+
+
+class _Stopped(Exception):
+    """The question was stopped while it waited for the model."""
 
 
 @dataclass
@@ -74,7 +87,10 @@ def parse_day(value: str | float | None, label: str) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value).date()
+        try:
+            return datetime.fromtimestamp(value).date()
+        except (OverflowError, OSError, ValueError) as ex:
+            raise SettingsError(f"{label}: {value!r} is not a date like 2025-07-04.") from ex
     try:
         return date.fromisoformat(value.strip()[:10])
     except ValueError as ex:
@@ -88,6 +104,21 @@ class Handlers:
         """Serve ``assistant``."""
         self.assistant = assistant
         self.limits = assistant.settings.serve
+        self._model = threading.Lock()  # the chat model, one question at a time
+
+    @contextlib.contextmanager
+    def _model_turn(self, turn: Turn) -> Iterator[None]:
+        """Hold the model for ``turn``'s answer (``Assistant.stream`` enters this lazily).
+
+        Waits for the question before it; a question stopped meanwhile stops waiting.
+        """
+        while not self._model.acquire(timeout=MODEL_WAIT_S):
+            if turn.done:
+                raise _Stopped()
+        try:
+            yield
+        finally:
+            self._model.release()
 
     # ---- chat -----------------------------------------------------------------------------
 
@@ -120,14 +151,15 @@ class Handlers:
             yield messages(turns), turns
             return
         turn, number = turns[-1], len(turns)
-        turn.html = render.pending_html(SEARCHING)
+        # A question the gate lets through waits here for the model, if another has it.
+        turn.html = render.pending_html(SEARCHING_BUSY if self._model.locked() else SEARCHING)
         yield messages(turns), turns
         try:
             history = [(t.question, t.answer) for t in turns[:-1] if t.answer is not None]
             options = self._options(k, since, until, today, history)
             result: Answer | None = None
             text = ""
-            events = self.assistant.stream(question, options)
+            events = self.assistant.stream(question, options, slot=self._model_turn(turn))
             try:
                 for event in events:
                     if turn.done:  # stopped meanwhile: the stop handler has the last word
@@ -146,6 +178,8 @@ class Handlers:
                 raise RuntimeError("the answer stream ended without an answer")
             html = render.answer_html(result, number, self._articles(), self.limits)
             answer_text = result.text
+        except _Stopped:  # the stop handler has the last word
+            return
         except RagError as ex:
             html, answer_text = render.error_html(str(ex)), None
         except Exception:
@@ -259,7 +293,11 @@ class Handlers:
         return render.upload_results_html(results), None, *self.library(query)
 
     def _ingest_one(self, upload: Path) -> render.FileResult:
-        """Ingest one uploaded file (``Assistant.ingest_upload`` keeps a copy in the store)."""
+        """Ingest one uploaded file; Gradio's copy of it is removed after.
+
+        The store keeps the articles' text (``Assistant.ingest_upload``), and a deleted
+        article must leave no copy behind, not even in Gradio's upload folder.
+        """
         name = upload_name(upload.name)
         try:
             dest, report = self.assistant.ingest_upload(name, upload)
@@ -269,6 +307,9 @@ class Handlers:
         except Exception as ex:
             logger.exception("ingesting %s failed", upload)
             return render.FileResult(name, "failed", f"unexpected error ({type(ex).__name__})")
+        finally:
+            if upload.resolve().is_relative_to(Path(get_upload_folder()).resolve()):
+                upload.unlink(missing_ok=True)
 
     def _file_result(self, name: str, dest: Path, report: IngestReport) -> render.FileResult:
         """One line for a file: its status and what was read (or why not)."""
@@ -473,13 +514,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         min_width=180,
                     )
 
-        # ---- chat events: show the question at once, then answer in the model queue
+        # ---- chat events: show the question at once, then answer in the ask queue
         answer_args: dict[str, Any] = {
             "fn": h.answer,
             "inputs": [pending, turns, k, since, until, today],
             "outputs": [chatbot, turns],
-            "concurrency_id": MODEL_QUEUE,
-            "concurrency_limit": 1,
+            "concurrency_id": ASK_QUEUE,
+            "concurrency_limit": assistant.settings.serve.chat_concurrency,
             "show_progress": "full",
         }
         fast: dict[str, Any] = {"queue": False, "show_progress": "hidden"}

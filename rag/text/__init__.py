@@ -6,6 +6,7 @@ written once here, so retrieval, context, verification, the gate and the UI cann
 apart. The thresholds that tune how strictly a rule is applied live in ``rag.config``.
 """
 
+from rag.text.encoding import has_surrogates, without_surrogates
 from rag.text.forms import Haystack, mentioned
 from rag.text.instructions import is_instruction
 from rag.text.markup import defang, strip_markup
@@ -39,6 +40,7 @@ __all__ = [
     "asks_quantity",
     "has_digit",
     "defang",
+    "has_surrogates",
     "is_instruction",
     "is_refusal",
     "is_salient",
@@ -56,5 +58,6 @@ __all__ = [
     "split_sentences",
     "strip_markup",
     "without_options",
+    "without_surrogates",
     "words",
 ]
