@@ -343,7 +343,10 @@ class Assistant:
             yield finish(refusal=refusal)
             return
         # A time-relative question is answered from the recent articles only, when there are any.
-        shown = evidence.with_hits(gate.fresh(evidence.question, hits, today, self.settings.gate))
+        read = hits
+        if self.settings.gate.fresh_only:
+            read = gate.fresh(evidence.question, hits, today, self.settings.gate)
+        shown = evidence.with_hits(read)
         encode = evidence.encoder(self.embedder.encode)
         passages = context.build(
             shown,

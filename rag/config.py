@@ -150,6 +150,10 @@ class VerifySettings(_Section):
     reattribute: float = 0.1  # a cited passage this much less supportive than another is replaced
     max_sentences: Annotated[int, Field(ge=1)] = 3  # later sentences recite passages off the point
     restatement: float = 1.0  # this share of a sentence's words from the question adds nothing
+    drop_restatements: bool = True  # leave out sentences that only restate the question
+    # A name or number the claim takes from the cited passage's headline counts as in the
+    # passage (the model reads each passage under its headline).
+    headline_evidence: bool = True
 
 
 class GateSettings(_Section):
@@ -165,6 +169,9 @@ class GateSettings(_Section):
     last_week_days: Annotated[int, Field(ge=0, le=3650)] = 14  # "last week", "next week"
     lately_days: Annotated[int, Field(ge=0, le=3650)] = 45  # "recently", "now", "last month"
     rare_name_share: float = 0.02  # a name in at most this share of the chunks is specific
+    subject_check: bool = True  # refuse when the articles do not mention the question's subject
+    precise_figures: bool = True  # ... nor a precise figure it states ("18.9C", "2,465 cases")
+    fresh_only: bool = True  # a time-relative question reads only the recent articles, if any
 
 
 class ServeSettings(_Section):

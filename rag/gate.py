@@ -81,7 +81,9 @@ def _off_scope(
     """Why these articles cannot answer the question at all, if they cannot."""
     articles = evidence.articles(hits)
     texts = [f"{h.title}\n{evidence.text(doc_id)}" for doc_id, h in articles.items()]
-    if missing := unmentioned(evidence.question, texts, shares, settings):
+    if settings.subject_check and (
+        missing := unmentioned(evidence.question, texts, shares, settings)
+    ):
         return f"no {which} article mentions {', '.join(missing)}"
     dates = [h.published for h in articles.values()]
     if newest := stale(evidence.question, dates, evidence.today, settings):
@@ -115,7 +117,7 @@ def unmentioned(
     every gold article mentions its question's rarest name.
     """
     texts = list(texts)
-    figures = text.question_figures(question)
+    figures = text.question_figures(question) if settings.precise_figures else []
     found = {text.plain_number(n) for t in texts for n in text.NUMBER.findall(t)}
     missing_figures = [f for f in figures if text.plain_number(f) not in found]
     missing_names: list[str] = []

@@ -82,7 +82,7 @@ def verify(
     for i, (claim, markers) in enumerate(pieces):
         if len(kept) == settings.max_sentences or claim in claims[:i]:
             continue  # past a short answer the model is reciting passages, and drifts
-        if is_restatement(claim, question, settings):
+        if settings.drop_restatements and is_restatement(claim, question, settings):
             restated.append(claim)
             continue
         verdict = _judge(question, claim, markers, by_n, flat, sims[i], settings)
@@ -138,7 +138,8 @@ def _judge(
         # evidence that the passage says what the claim does.
         lexical = _coverage(claim, passage.text, question)
         best = max(best, semantic, lexical)
-        title = "" if text.is_instruction(passage.hit.title) else passage.hit.title
+        title = passage.hit.title if settings.headline_evidence else ""
+        title = "" if text.is_instruction(title) else title
         if _facts_present(claim, f"{title}\n{passage.text}", question) and (
             semantic >= settings.semantic
             or lexical >= settings.lexical
