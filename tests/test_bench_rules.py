@@ -77,7 +77,7 @@ def test_every_rule_has_a_now_arm_and_an_alternative(rules):
             Settings().with_overrides(**overrides)  # every override is a real setting
 
 
-def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embedder):
+def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embedder, capsys):
     articles = [
         ("bridge", "City opens new bridge", "2024-05-02",
          "The Elm Street bridge opened to traffic on Tuesday after two years of work. "
@@ -146,8 +146,11 @@ def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embe
     assert results["rules"]["max_sentences"]["arms"]["now"] == subject["arms"]["now"] | {
         "settings": {}
     }
-    # The questions were asked once per distinct setting, not once per arm.
+    # The questions are asked once per distinct setting: max_sentences reuses now's run.
+    printed = capsys.readouterr().out
+    assert "subject_check now:" in printed and "max_sentences now:" not in printed
+    assert "max_sentences" in printed.split("wrote")[0].splitlines()[-3]  # the table
     text = (out / "rules.json").read_text()
-    for _, question, answers, _, _ in gold:
+    for _, question, *_ in gold:
         assert question not in text
     assert "Elm Street" not in text and "Zorbia" not in text
