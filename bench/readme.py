@@ -82,6 +82,7 @@ SCRIPTS = {
     "llama_build": "bench/llama_build.py",
     "quality": "bench/quality.py",
     "injection": "bench/injection.py",
+    "rules": "bench/rules.py",
 }
 
 
@@ -479,6 +480,55 @@ def injection(res: Results, link: Callable[[str], str]) -> str:
     return table + "\n\n" + _sources(found, link)
 
 
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def rules(res: Results, link: Callable[[str], str]) -> str:
+    """docs/evaluation.md: each fitted rule as now, off and at other values; keep or drop."""
+    r = res["rules"]
+    if r.data is None or "rules" not in r.results:
+        return not_measured("rules")
+    data = r.results
+    halves = ("tuning", "check")
+    n = {h: data["halves"].get(h) for h in halves}
+    headers = ["rule", "arm"]
+    for h in halves:
+        headers += [
+            f"{h} ({n[h]}): right",
+            "contains gold (strict / normalised)",
+            "answerable refused",
+            "unanswerable refused",
+            "all citations gold",
+        ]
+    headers.append("verdict")
+    rows = []
+    for name, rule in data["rules"].items():
+        for arm, a in rule["arms"].items():
+            row = [f"`{name}`" if arm == "now" else "", arm]
+            for h in halves:
+                f = a["halves"][h]
+                row += [
+                    str(f["right"]),
+                    f"{_rate(f['contains_gold'])} / {_rate(f['normalized_match'])}",
+                    _rate(f["false_abstention"]),
+                    _rate(f["abstention_unanswerable"]),
+                    _rate(f["all_citations_gold"]),
+                ]
+            verdict = ""
+            if arm == "now":
+                verdict = f"**{rule['verdict']}**"
+                if rule.get("replace_with"):
+                    verdict += f" (→ {rule['replace_with']})"
+            row.append(verdict)
+            rows.append(row)
+    text = _table(headers, rows)
+    text += f"\n\nVerdict rule: {data['judged_by']}."
+    if data.get("partial"):
+        text += "\n\n**A partial run** (`--limit` or `--rules`): not the dev-set verdicts."
+    return text + "\n\n" + _sources([r], link)
+
+
 BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "injection": injection,
     "performance": performance,
@@ -489,6 +539,7 @@ BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "withheld": withheld,
     "halves": halves,
     "eval_time": eval_time,
+    "rules": rules,
 }
 
 

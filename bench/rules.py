@@ -294,22 +294,29 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
     unknown = [n for n in names if n not in BY_NAME]
     if unknown:
         parser.error(f"unknown rule(s) {', '.join(unknown)}; choose from {', '.join(BY_NAME)}")
-    rules = [BY_NAME[n] for n in names]
+    from rag.config import Settings
 
+    base = Settings.from_toml(args.config)
+    work = Path(tempfile.mkdtemp(prefix="bench-rules-"))
+    try:
+        return _run(args, names, base, work, llm, embedder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # a store can be GBs; --llm-cache is kept
+
+
+def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder: Any) -> dict:
     from rag import embed
     from rag import llm as llms
     from rag.assistant import Assistant
-    from rag.config import Settings
     from rag.eval import load_questions, split_date
     from rag.eval.cache import SqliteResponseCache
     from rag.eval.gold import HALF_RULE, half_of
 
+    rules = [BY_NAME[n] for n in names]
     questions = require(args.questions)
     everything = load_questions(questions)
     cut = split_date(everything)
-    work = Path(tempfile.mkdtemp(prefix="bench-rules-"))
-    store_dir = args.store or work / "store"
-    base = Settings.from_toml(args.config).with_overrides(store={"path": store_dir})
+    base = base.with_overrides(store={"path": args.store or work / "store"})
     embedder = embedder or embed.load(base.embed)
     chat = llm or llms.load(base.llm)
     cache = None
@@ -331,7 +338,7 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
 
     started = time.perf_counter()
     try:
-        results = measure(assistant_for, questions, rules, args.limit)
+        results = measure(assistant_for, questions, rules, args.limit, _say)
     finally:
         first.store.close()
     asked = {h: sum(half_of(q, cut) == h for q in everything) for h in HALVES}
@@ -350,7 +357,6 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
         "seconds": round(time.perf_counter() - started, 1),
     }
     config = {
-        "argv": argv,
         "questions": str(args.questions),
         "corpus": None if args.store else str(args.corpus),
         "store": str(args.store) if args.store else None,
@@ -363,8 +369,11 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
     path = write_results(NAME, config, summary, args.out_dir)
     print(render(summary))
     print(f"\nwrote {path}")
-    shutil.rmtree(work, ignore_errors=True)  # a store can be GBs; --llm-cache is kept
     return summary
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _cell(f: dict[str, Any], metric: str) -> str:

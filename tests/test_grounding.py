@@ -16,7 +16,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from rag import context, gate, verify
 from rag.answer import SYSTEM_PROMPT
 from rag.assistant import Assistant
-from rag.config import Settings
+from rag.config import GateSettings, Settings, VerifySettings
 from rag.retrieve import fuse
 from rag.text import is_instruction, question_figures, question_names, read_time
 from rag.types import Evidence, Hit, Passage
@@ -227,6 +227,10 @@ def test_a_fact_from_the_passage_headline_is_supported_one_from_nowhere_is_not(
     invented = verify.verify(question, "The debate lasted 151 minutes [1].", passages,
                              embedder.encode)  # fmt: skip
     assert not invented.citations
+    # verify.headline_evidence = false (bench/rules.py's off arm): the passage alone counts.
+    unheaded = verify.verify(question, "The debate lasted 143 minutes [1].", passages,
+                             embedder.encode, VerifySettings(headline_evidence=False))  # fmt: skip
+    assert not unheaded.citations
 
 
 def test_a_headline_word_alone_does_not_support_a_claim(embedder: Any) -> None:
@@ -277,6 +281,14 @@ def test_a_sentence_that_only_restates_the_question_is_not_an_answer(embedder: A
         embedder.encode,
     )
     assert not checked.citations
+    kept = verify.verify(
+        question,
+        "The regional water board awarded a valve contract on Monday [1].",
+        [_passage(1, "The regional water board voted on Monday to award the valve contract.")],
+        embedder.encode,
+        VerifySettings(drop_restatements=False),
+    )
+    assert kept.citations and not kept.restated
 
 
 # ---- abstention ----------------------------------------------------------------------------
@@ -355,6 +367,9 @@ def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
     assert gate.unmentioned(question, [near_miss]) == ["41.7"]
     assert gate.unmentioned(question, ["The record 41.7C came at Harlow Ridge."]) == []
     assert gate.unmentioned(question, ["The island saw 41.7 degrees."]) == []
+    assert (
+        gate.unmentioned(question, [near_miss], settings=GateSettings(precise_figures=False)) == []
+    )
 
 
 @pytest.mark.parametrize(

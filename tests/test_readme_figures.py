@@ -161,3 +161,44 @@ def test_quality_table_shows_each_target_met_or_missed_with_provenance(readme, t
 def test_an_old_quality_file_without_arms_is_not_measured(readme, tmp_path):
     (tmp_path / "quality.json").write_text(json.dumps({"run": "runs/x", "figures": {}}))
     assert "Not measured yet" in readme.quality(readme.Results(tmp_path), lambda f: f)
+
+
+def test_rules_table_shows_each_arm_by_half_and_the_verdict(readme, tmp_path):
+    def half(right: int) -> dict:
+        return {
+            "n": 10,
+            "right": right,
+            "contains_gold": 0.5,
+            "normalized_match": 0.6,
+            "false_abstention": 0.1,
+            "abstention_unanswerable": 0.9,
+            "all_citations_gold": None,
+        }
+
+    rule = {
+        "verdict": "drop",
+        "replace_with": "off",
+        "arms": {
+            "now": {"halves": {"tuning": half(6), "check": half(5)}},
+            "off": {"halves": {"tuning": half(7), "check": half(5)}},
+        },
+    }
+    data = {
+        "benchmark": "rules",
+        "created": "2030-01-02T03:04:05+00:00",
+        "commit": "abc123",
+        "command": "python bench/rules.py",
+        "machine": {"cpu_model": "Test CPU", "physical_cores": 2},
+        "config": {},
+        "results": {
+            "partial": False,
+            "halves": {"tuning": 10, "check": 10},
+            "judged_by": "more questions right",
+            "rules": {"subject_check": rule},
+        },
+    }
+    (tmp_path / "rules.json").write_text(json.dumps(data))
+    text = readme.rules(readme.Results(tmp_path), lambda f: f)
+    now = next(line for line in text.splitlines() if line.startswith("| `subject_check`"))
+    assert "| 6 | 0.50 / 0.60 | 0.10 | 0.90 | – |" in now and "**drop** (→ off)" in now
+    assert "tuning (10): right" in text and "`python bench/rules.py`, 2030-01-02" in text
