@@ -17,7 +17,7 @@ The verdict of a rule, in ``verdict``:
 * *better* on a half means more questions right (``rag.eval``'s ``accuracy``: right answers
   plus right refusals) or, as many right, a higher share of answers whose every citation is
   gold (``all_citations_gold``); otherwise *neutral* or *worse*;
-* the rival is the best other arm on the tuning half (ties: the first in ``RULES``, so
+* the rival is the best other arm on the tuning half (ties: the first listed in ``RULES``, so
   ``off`` when it ties);
 * ``keep`` when no other arm is better than ``now`` on the tuning half, and the rival is not
   better than ``now`` on the check half; else ``drop``, with ``replace_with`` the rival.
