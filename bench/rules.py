@@ -2,7 +2,7 @@
 
     python bench/rules.py                                   # every rule, every dev question
     python bench/rules.py --rules subject_check,min_score   # only these rules
-    python bench/rules.py --store DIR --llm-cache FILE      # an ingested dev store; replay
+    python bench/rules.py --store DIR --llm-cache FILE      # keep the store and the answers
     python bench/rules.py --limit 3                         # a quick look (never commit it)
 
 Several abstention and verification rules were introduced for one or two dev questions and
@@ -275,7 +275,10 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
     parser.add_argument("--questions", type=Path, default=DEV_QUESTIONS, help="Gold questions.")
     parser.add_argument("--corpus", type=Path, default=DEV_CORPUS, help="JSONL articles.")
     parser.add_argument(
-        "--store", type=Path, help="An existing store holding the corpus (not ingested again)."
+        "--store",
+        type=Path,
+        help="A store holding the corpus; a new or empty one is filled with --corpus once and "
+        "kept (default: a temporary store).",
     )
     parser.add_argument("--config", type=Path, help="The settings of the now arms.")
     parser.add_argument(
@@ -325,12 +328,10 @@ def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder:
         chat.response_cache = cache
     first = Assistant(base, llm=chat, embedder=embedder)
     ingest = None
-    if args.store is None:
+    if args.store is None or first.store.count() == 0:
         started = time.perf_counter()
         done = first.ingest([require(args.corpus)])
         ingest = {"seconds": round(time.perf_counter() - started, 1), "chunks": done.chunks}
-    elif first.store.count() == 0:
-        raise SystemExit(f"{args.store} holds no articles: ingest the dev corpus into it first")
 
     def assistant_for(overrides: dict[str, Any]) -> Any:
         settings = base.with_overrides(**overrides)
@@ -358,7 +359,7 @@ def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder:
     }
     config = {
         "questions": str(args.questions),
-        "corpus": None if args.store else str(args.corpus),
+        "corpus": str(args.corpus) if ingest else None,
         "store": str(args.store) if args.store else None,
         "config": str(args.config) if args.config else "configs/default.toml",
         "rules": names,

@@ -116,7 +116,7 @@ def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embe
     out = tmp_path / "results"
     rules.main(
         ["--questions", str(questions), "--corpus", str(corpus), "--out-dir", str(out),
-         "--rules", "subject_check,max_sentences"],
+         "--rules", "subject_check,max_sentences", "--store", str(tmp_path / "store")],
         llm=llm,
         embedder=embedder,
     )  # fmt: skip
@@ -154,3 +154,15 @@ def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embe
     for _, question, *_ in gold:
         assert question not in text
     assert "Elm Street" not in text and "Zorbia" not in text
+
+    # The store given is filled once and kept: a second run asks at once (here one question
+    # of each half).
+    assert results["ingest"]["chunks"] >= 3
+    again = rules.main(
+        ["--questions", str(questions), "--out-dir", str(out), "--rules", "subject_check",
+         "--store", str(tmp_path / "store"), "--limit", "1", "--corpus", str(tmp_path / "none")],
+        llm=llm,
+        embedder=embedder,
+    )  # fmt: skip
+    assert again["ingest"] is None and again["partial"] is True
+    assert again["rules"]["subject_check"]["arms"]["now"]["halves"]["check"]["n"] == 1
