@@ -1,0 +1,286 @@
+"""Sources that disagree: different values for the same thing in two articles.
+
+Two sentences of different articles disagree when they state different values for one
+thing ("killed 12" vs "killed 15", "on Monday" vs "on Tuesday"). Precision first: a false
+"reports differ" is worse than none. Two values are compared only when everything says
+they are the same slot:
+
+- the same kind and unit (a count of people, euros, hectares, a magnitude, a day, a name);
+- what they count agrees (``facts.classes``: killed vs injured, jobs cut vs staff employed,
+  begins vs resumes are different things) and so do the words they count ("lamps" vs
+  "toasters"), and for names the role ("head coach", "interior minister");
+- each sentence's other names (places, companies) occur in the other article (a fire in
+  Wexby and a fire in Allerby are two fires);
+- they count the same way (a day's new cases vs the total since March; a year vs five
+  years), in the same period ("in March" vs "in April"), and both state what happened (not
+  "expect 50,000 visitors" against "drew 38,000");
+- with the values masked, the sentences say the same (embedding cosine and shared words,
+  ``NewsSettings.disagree_similarity`` / ``disagree_overlap``).
+
+Values that agree ("about 3,000" and "3,200"; "at least 20" and "23"; "yesterday" in
+Tuesday's paper and "on Monday" in Wednesday's) are no disagreement. A newer report that
+revises an older one ("the toll has risen to 15") is an *update*: shown like any
+disagreement, and the newer one is preferred when the question is about now.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import numpy as np
+
+from rag import facts
+from rag.chunk import split_sentences
+from rag.config import NewsSettings
+from rag.context import numbered
+from rag.types import Citation, Disagreement, Passage, Report
+
+Encoder = Callable[[Sequence[str]], np.ndarray]
+_GENERIC_ROLES = {"head coach": "coach", "spokesman": "spokesperson", "spokeswoman":
+                  "spokesperson", "ceo": "chief executive", "chairman": "chair",
+                  "chairwoman": "chair"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One sentence of one article, with the article's text (its context) and date."""
+
+    doc_id: str
+    title: str
+    published: date | None
+    sentence: str
+    start: int  # article offsets of the sentence
+    end: int
+    context: str  # the article's title and text, to check the subject against
+
+
+def statements(
+    doc_id: str, title: str, published: date | None, text: str, start: int = 0,
+    end: int | None = None, context: str | None = None,
+) -> list[Statement]:  # fmt: skip
+    """The sentences of ``text[start:end]`` as statements (offsets are ``text``'s)."""
+    context = context if context is not None else f"{title}\n{text}"
+    return [
+        Statement(doc_id, title, published, text[s:e], s, e, context)
+        for s, e in split_sentences(text, start, end)
+    ]
+
+
+def find(items: Sequence[Statement], encode: Encoder, settings: NewsSettings) -> list[Disagreement]:
+    """Every pair of statements from different articles that disagree, older report first.
+
+    Each pair of sentences is reported once (by its first disagreeing value).
+    """
+    valued = [(s, facts.values(s.sentence, s.published)) for s in items]
+    valued = [(s, vs) for s, vs in valued if vs]
+    candidates: list[tuple[Statement, Statement, facts.Value, facts.Value]] = []
+    for i, (a, values_a) in enumerate(valued):
+        for b, values_b in valued[i + 1 :]:
+            if a.doc_id == b.doc_id or not _same_setting(a, b, values_a, values_b):
+                continue
+            pair = _differing(values_a, values_b)
+            if pair is not None:
+                candidates.append((a, b, *pair))
+    if not candidates:
+        return []
+    texts: list[str] = []
+    for a, b, va, vb in candidates:
+        texts += [_masked(a, va), _masked(b, vb)]
+    vectors = encode(texts)
+    found = []
+    for j, (a, b, va, vb) in enumerate(candidates):
+        similarity = float(vectors[2 * j] @ vectors[2 * j + 1])
+        overlap = _overlap(a, b, va, vb)
+        # Without a shared class of event or a role, only the counted noun or the unit says
+        # the two values are one slot ("12,000 objects" held vs "3,000 objects" on display):
+        # the rest of the sentences must then agree more.
+        named = va.kind == "name" or bool(va.classes & vb.classes)
+        needed = settings.disagree_overlap if named else settings.disagree_overlap_weak
+        if similarity >= settings.disagree_similarity and overlap >= needed:
+            found.append(_disagreement(a, b, va, vb))
+    return found
+
+
+def screen(
+    question: str,
+    passages: Sequence[Passage],
+    encode: Encoder,
+    article_text: Callable[[str], str | None],
+    settings: NewsSettings,
+) -> tuple[list[Passage], list[Disagreement]]:
+    """Disagreements among the passages the model is about to read, and what it should read.
+
+    For a question about now, the passages lose the older sentence of each disagreement
+    (``NewsSettings.prefer_newer``), so the answer rests on the newer report.
+    """
+    items: list[Statement] = []
+    for p in passages:
+        text = article_text(p.hit.doc_id) or ""
+        context = f"{p.hit.title}\n{text or p.hit.text}"
+        for s, e in split_sentences(p.text):
+            items.append(Statement(p.hit.doc_id, p.hit.title, p.hit.published, p.text[s:e],
+                                   p.start + s, p.start + e, context))  # fmt: skip
+    found = find(items, encode, settings)
+    if not found or not settings.prefer_newer or not facts.about_now(question):
+        return list(passages), found
+    older = {(d.older.doc_id, d.older.start, d.older.end) for d in found if not d.same_day}
+    newer = {(d.newer.doc_id, d.newer.start, d.newer.end) for d in found if not d.same_day}
+    return _without(passages, older - newer), found
+
+
+def cited(
+    found: Iterable[Disagreement], passages: Sequence[Passage], citations: Sequence[Citation]
+) -> list[Disagreement]:
+    """The disagreements that touch what the answer rests on, each with ``used`` set.
+
+    A disagreement is kept when one of its sentences lies in a passage the answer cites.
+    """
+    by_n = {p.n: p for p in passages}
+    spans = [(by_n[c.n].hit.doc_id, by_n[c.n].start, by_n[c.n].end) for c in citations
+             if c.n in by_n]  # fmt: skip
+
+    def in_cited(r: Report) -> bool:
+        return any(d == r.doc_id and s <= r.start and r.end <= e for d, s, e in spans)
+
+    kept = []
+    for d in found:
+        older, newer = in_cited(d.older), in_cited(d.newer)
+        if older or newer:
+            used = "both" if older and newer else "older" if older else "newer"
+            kept.append(replace(d, used=used))
+    return kept
+
+
+# ---- the rules --------------------------------------------------------------------------
+
+
+def _same_setting(
+    a: Statement, b: Statement, values_a: list[facts.Value], values_b: list[facts.Value]
+) -> bool:
+    """Sentence-level conditions: same subject, same way of counting, same period."""
+    ca, cb = facts.counting(a.sentence), facts.counting(b.sentence)
+    if ca and cb and ca != cb:
+        return False
+    pa, pb = facts.periods(a.sentence), facts.periods(b.sentence)
+    if pa and pb and pa != pb:
+        return False
+    return _same_subject(a, values_a, b, values_b)
+
+
+def _same_subject(
+    a: Statement, values_a: list[facts.Value], b: Statement, values_b: list[facts.Value]
+) -> bool:
+    """Whether the two sentences are about the same people, places and companies.
+
+    The names of one sentence (but the disputed names) must all occur in the other article:
+    a fire in Wexby and a fire in Allerby are two fires. One direction is enough (a
+    follow-up report may leave out the spaceport), if that sentence names anything.
+    """
+    names_a, names_b = _names(a, values_a), _names(b, values_b)
+    if not names_a and not names_b:
+        return True
+    return (
+        bool(names_a) and _occur(names_a, b.context) or bool(names_b) and _occur(names_b, a.context)
+    )
+
+
+def _names(s: Statement, values: list[facts.Value]) -> list[str]:
+    disputed = {t for v in values if v.kind == "name" for t in v.name}
+    return [n for n in facts.subject_names(s.sentence) if n not in disputed]
+
+
+def _occur(names: list[str], context: str) -> bool:
+    words = set(re.findall(r"\w+", context.lower()))
+    return all(
+        n in words or (len(n) >= 5 and any(w.startswith(n[:5]) for w in words)) for n in names
+    )
+
+
+def _differing(
+    values_a: list[facts.Value], values_b: list[facts.Value]
+) -> tuple[facts.Value, facts.Value] | None:
+    """A value of ``values_a`` and a comparable value of ``values_b`` that differs from it.
+
+    A value that agrees with any comparable value of ``values_b`` is matched, not disputed.
+    """
+    for va in values_a:
+        comparable = [vb for vb in values_b if _comparable(va, vb)]
+        if comparable and not any(facts.same_value(va, vb) for vb in comparable):
+            return va, comparable[0]
+    return None
+
+
+def _comparable(a: facts.Value, b: facts.Value) -> bool:
+    """Whether two values fill the same slot (what they count, their unit, their role)."""
+    if a.kind != b.kind or a.modal != b.modal:
+        return False
+    if a.kind == "name":
+        ra, rb = _GENERIC_ROLES.get(a.role, a.role), _GENERIC_ROLES.get(b.role, b.role)
+        return ra == rb and not (a.qualifier and b.qualifier and a.qualifier != b.qualifier)
+    shared = a.classes & b.classes
+    if a.classes and b.classes and not shared:
+        return False
+    if a.kind == "date":
+        # "has been moved to 4 November" names no event, but moves the one the other states.
+        return bool(shared) or (not (a.classes and b.classes) and (a.revised or b.revised))
+    if a.unit != b.unit:
+        return False
+    heads = a.heads & b.heads
+    if a.heads and b.heads and not heads:
+        return False
+    return bool(shared or heads or a.unit)
+
+
+def _masked(s: Statement, value: facts.Value) -> str:
+    same_kind = [v for v in facts.values(s.sentence, s.published) if v.kind == value.kind]
+    return facts.masked(s.sentence, same_kind)
+
+
+def _overlap(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) -> float:
+    """Shared words of the two sentences outside their values: overlap coefficient."""
+    wa = facts.frame_words(a.sentence, facts.values(a.sentence, a.published))
+    wb = facts.frame_words(b.sentence, facts.values(b.sentence, b.published))
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def _disagreement(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) -> Disagreement:
+    da, db = a.published or date.min, b.published or date.min
+    if (da, a.doc_id) > (db, b.doc_id):
+        a, b, va, vb = b, a, vb, va
+    same_day = a.published is None or b.published is None or a.published == b.published
+    return Disagreement(
+        kind=va.kind,
+        older=_report(a, va),
+        newer=_report(b, vb),
+        same_day=same_day,
+        update=not same_day and facts.revises(b.sentence),
+    )
+
+
+def _report(s: Statement, v: facts.Value) -> Report:
+    return Report(s.doc_id, s.title, s.published, s.sentence, s.start, s.end, v.text)
+
+
+def _without(passages: Sequence[Passage], drop: set[tuple[str, int, int]]) -> list[Passage]:
+    """The passages with the sentences in ``drop`` cut out (a passage may lose its middle)."""
+    if not drop:
+        return list(passages)
+    kept: list[Passage] = []
+    for p in passages:
+        runs: list[tuple[int, int]] = []
+        for s, e in split_sentences(p.text):
+            if (p.hit.doc_id, p.start + s, p.start + e) in drop:
+                runs.append((-1, -1))
+            elif runs and runs[-1][0] >= 0:
+                runs[-1] = (runs[-1][0], e)
+            else:
+                runs.append((s, e))
+        for s, e in runs:
+            if s >= 0:
+                kept.append(Passage(0, p.hit, p.text[s:e], p.start + s, p.start + e))
+    return numbered(kept)
