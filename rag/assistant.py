@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,28 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from tqdm.auto import tqdm
 
-from rag import answer, chunk, context, embed, interop, llm, retrieve, verify
+from rag import answer, chunk, context, disagree, embed, freshness, interop, llm, retrieve, verify
+from rag.changes import compare as compare_answers
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.ingest import LoadFailure, iter_load
 from rag.store import Store, open_store, query_terms
-from rag.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport, Token
+from rag.timeline import build as build_timeline
+from rag.timeline import headings as timeline_headings
+from rag.types import (
+    Answer,
+    Article,
+    ArticleInfo,
+    Changes,
+    Chunk,
+    Citation,
+    Disagreement,
+    Hit,
+    IngestReport,
+    Passage,
+    Timeline,
+    Token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -308,6 +324,9 @@ class Assistant:
             budget=self._passage_budget(search_for, today), anchors=self.settings.answer.passages,
             neighbours=self.settings.answer.neighbours, count=self._count_tokens,
         )  # fmt: skip
+        passages, conflicts = disagree.screen(
+            search_for, passages, self.embedder.encode, self._article_text, self.settings.news
+        )
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
         for piece in answer.stream_text(chain, answer.chain_input(search_for, passages, today)):
@@ -339,7 +358,106 @@ class Assistant:
                          unsupported=[checked.text], grounded=False)  # fmt: skip
             return
         yield finish(text=checked.text, citations=checked.citations, grounded=checked.grounded,
-                     unsupported=checked.unsupported)  # fmt: skip
+                     unsupported=checked.unsupported,
+                     **self._news_notes(search_for, today, hits, passages, conflicts,
+                                        checked.citations))  # fmt: skip
+
+    def _news_notes(
+        self, question: str, today: date, hits: Sequence[Hit], passages: Sequence[Passage],
+        conflicts: Sequence[Disagreement], citations: Sequence[Citation],
+    ) -> dict[str, Any]:  # fmt: skip
+        """An answer's ``disagreements`` and ``freshness`` note (docs/news.md)."""
+
+        def newer(since: date, until: date) -> list[Hit]:
+            return self.retrieve(question, today=today, since=since, until=until)
+
+        note = freshness.note(question, citations, hits, today, newer, self._article_text,
+                              self.settings.news)  # fmt: skip
+        return {"disagreements": disagree.cited(conflicts, passages, citations), "freshness": note}
+
+    # ---- news-native answers ----------------------------------------------------------------
+
+    def timeline(
+        self,
+        topic: str,
+        since: date | None = None,
+        until: date | None = None,
+        today: date | None = None,
+        limit: int = 12,
+        headings: bool = False,
+    ) -> Timeline:
+        """The events of a developing story, oldest first: exact sentences, no LLM call.
+
+        ``since``/``until`` bound the articles' dates, ``today`` (default: the real date)
+        hides later articles, ``limit`` keeps the best-matching events. With ``headings``
+        the LLM writes a one-line heading per event, verified against its sentence or
+        dropped. A topic no article covers gives no events and the ``reason``.
+
+        Example:
+            >>> t = a.timeline("Castlemere dock strike")
+            >>> [(e.published, e.quote) for e in t.events]
+        """
+        topic = _validated(topic)
+        if self.store.count() == 0:
+            raise EmptyStoreError()
+        today = today or date.today()
+        wide = self.settings.retrieve.model_copy(update={"recent_days": 0})
+        dates = retrieve.Filters(since=since, until=min(until, today) if until else today)
+        hits = retrieve.search(self.store, self.embedder, topic, wide, dates,
+                               k=self.settings.news.timeline_chunks)  # fmt: skip
+        result = build_timeline(
+            topic, hits, self._article_text, self.embedder.encode, self.settings.news,
+            limit=limit, since=since, until=until,
+        )  # fmt: skip
+        return timeline_headings(result, self.llm, self.embedder.encode) if headings else result
+
+    def changes(self, question: str, since: date, **options: Any) -> Changes:
+        """What changed since ``since``: see ``stream_changes``.
+
+        Example:
+            >>> c = a.changes("Is the Castlemere dock strike still on?", since=date(2025, 6, 3))
+            >>> c.before.text, c.after.text, c.difference
+        """
+        result: Changes | None = None
+        for event in self.stream_changes(question, since, **options):
+            if isinstance(event, Changes):
+                result = event
+        assert result is not None  # stream_changes always ends with Changes
+        return result
+
+    def stream_changes(
+        self, question: str, since: date, *, today: date | None = None, **options: Any
+    ) -> Iterator[Token | Answer | Changes]:
+        """Answer as of ``since``, then as of ``today``, then say what changed.
+
+        Yields the first answer's ``Token``s and its ``Answer``, the second's ``Token``s
+        and ``Answer``, then ``Changes``. The first answer starts at once, so its first
+        token comes as fast as a normal answer's. When no article published after
+        ``since`` matches the question, the second answer is the first (one model call).
+        ``options`` are those of ``stream`` (``k``, ``history``, ``exclude``...).
+        """
+        today = today or date.today()
+        if since >= today:
+            raise InvalidQuestionError(
+                f"The date to compare with ({since.isoformat()}) must be before today "
+                f"({today.isoformat()})."
+            )
+        before: Answer | None = None
+        for event in self.stream(question, today=since, **options):
+            yield event
+            before = event if isinstance(event, Answer) else before
+        assert before is not None
+        later = self.retrieve(question, today=today, since=since + timedelta(days=1))
+        floor = self.settings.retrieve.min_score
+        after: Answer | None = before
+        if any((h.dense or 0.0) >= floor for h in later):
+            after = None
+            for event in self.stream(question, today=today, **options):
+                yield event
+                after = event if isinstance(event, Answer) else after
+        assert after is not None
+        yield compare_answers(question, since, today, before, after, self.embedder.encode,
+                              self.settings.news)  # fmt: skip
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("and what did Germany do?") as a standalone question."""

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from rag.assistant import Assistant
 from rag.errors import RagError
-from rag.types import Answer, Token
+from rag.types import Answer, Changes, Timeline, Token
 
 F = TypeVar("F", bound=Callable[..., Any])
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -95,6 +95,8 @@ def ingest(assistant: Assistant, paths: tuple[str, ...], json_: bool) -> None:
 @click.option("--today", type=DATE, help="Answer as of this date (YYYY-MM-DD).")
 @click.option("--since", type=DATE, help="Only articles published on or after this date.")
 @click.option("--until", type=DATE, help="Only articles published on or before this date.")
+@click.option("--since-then", "since_then", type=DATE, metavar="DATE",
+              help="Also answer as of DATE and say what changed since (two answers).")  # fmt: skip
 @click.option("json_", "--json", is_flag=True, help="Print the answer as JSON.")
 @assistant_options
 def ask(
@@ -104,6 +106,7 @@ def ask(
     today: datetime | None,
     since: datetime | None,
     until: datetime | None,
+    since_then: datetime | None,
     json_: bool,
 ) -> None:
     """Answer QUESTION from the stored articles, citing passages.
@@ -111,23 +114,72 @@ def ask(
     \b
         rag ask "Why did Ukraine want Patriot systems?"
         rag ask --json --today 2022-09-15 "Which goal did Biden announce?"
+        rag ask --since-then 2025-06-07 "Is the Castlemere dock strike still on?"
     """
-    events = assistant.stream(
-        question, k=k, today=_day(today), since=_day(since), until=_day(until)
-    )
-    result: Answer | None = None
+    options: dict[str, Any] = {"k": k, "since": _day(since), "until": _day(until)}
+    events: Iterator[Token | Answer | Changes]
+    if since_then is not None:
+        events = assistant.stream_changes(question, since_then.date(), today=_day(today), **options)
+    else:
+        events = assistant.stream(question, today=_day(today), **options)
+    answers = 0
     for event in events:
         if isinstance(event, Token):
             if not json_:
                 click.echo(event.text, nl=False)
-        else:
-            result = event
-    assert result is not None
-    if json_:
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo("\r\033[K" if sys.stdout.isatty() else "\n", nl=False)
-        click.echo(render(result))
+        elif isinstance(event, Answer) and since_then is not None:
+            answers += 1
+            if not json_:
+                day = since_then.date() if answers == 1 else _day(today) or date.today()
+                _echo_answer(f"As of {day.isoformat()}:\n{render(event)}\n")
+        elif isinstance(event, Changes):
+            click.echo(json.dumps(event.to_dict(), indent=2, ensure_ascii=False) if json_
+                       else f"What changed: {event.difference}")  # fmt: skip
+        elif isinstance(event, Answer):
+            if json_:
+                click.echo(json.dumps(event.to_dict(), indent=2, ensure_ascii=False))
+            else:
+                _echo_answer(render(event))
+
+
+def _echo_answer(text: str) -> None:
+    """Replace the streamed tokens with the verified answer."""
+    click.echo("\r\033[K" if sys.stdout.isatty() else "\n", nl=False)
+    click.echo(text)
+
+
+@cli.command()
+@click.argument("topic")
+@click.option("--since", type=DATE, help="Only articles published on or after this date.")
+@click.option("--until", type=DATE, help="Only articles published on or before this date.")
+@click.option("--today", type=DATE, help="As of this date (YYYY-MM-DD): later articles are hidden.")
+@click.option("--limit", type=click.IntRange(1, 100), default=12, show_default=True,
+              help="At most this many events (the best matching).")  # fmt: skip
+@click.option("--headings", is_flag=True, help="Add a one-line heading per event (LLM, verified).")
+@click.option("json_", "--json", is_flag=True, help="Print the timeline as JSON.")
+@assistant_options
+def timeline(
+    assistant: Assistant,
+    topic: str,
+    since: datetime | None,
+    until: datetime | None,
+    today: datetime | None,
+    limit: int,
+    headings: bool,
+    json_: bool,
+) -> None:
+    """The events of TOPIC, oldest first: one exact sentence per article (no LLM call).
+
+    \b
+        rag timeline "Castlemere dock strike"
+        rag timeline --json --since 2025-06-01 "Castlemere dock strike"
+    """
+    result = assistant.timeline(
+        topic, since=_day(since), until=_day(until), today=_day(today), limit=limit,
+        headings=headings,
+    )  # fmt: skip
+    click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if json_
+               else render_timeline(result))  # fmt: skip
 
 
 @cli.command()
@@ -213,13 +265,31 @@ def serve(assistant: Assistant, host: str, port: int, ingest_paths: tuple[str, .
 
 
 def render(result: Answer) -> str:
-    """A plain-text answer with its numbered sources."""
+    """A plain-text answer with its numbered sources, disagreements and freshness note."""
     lines = [result.text]
     if result.abstained and result.abstain_reason:
         lines.append(f"({result.abstain_reason})")
+    if result.freshness:
+        lines.append(f"Note: {result.freshness.text}")
+    for d in result.disagreements:
+        lines.append(d.text)
     for c in result.citations:
         lines.append(f"\n[{c.n}] {c.title} ({_date(c.published)}){' - ' + c.url if c.url else ''}")
         lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+    return "\n".join(lines)
+
+
+def render_timeline(result: Timeline) -> str:
+    """A plain-text timeline: date, title and the event's sentence, oldest first."""
+    if not result.events:
+        return f"No timeline for “{result.topic}”: {result.reason}."
+    lines = []
+    for e in result.events:
+        lines.append(f"{_date(e.published)}  {e.heading or e.title}")
+        lines.append(textwrap.indent(textwrap.fill(f"“{e.quote}”", 92), "    "))
+        if len(e.sources) > 1:
+            also = "; ".join(f"{s.title} ({_date(s.published)})" for s in e.sources[1:])
+            lines.append(textwrap.indent(textwrap.fill(f"also reported by: {also}", 92), "    "))
     return "\n".join(lines)
 
 

@@ -36,7 +36,7 @@ from rag import facts
 from rag.chunk import split_sentences
 from rag.config import NewsSettings
 from rag.context import numbered
-from rag.types import Citation, Disagreement, Passage, Report
+from rag.types import Citation, Disagreement, Passage, Report, human_date
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 _GENERIC_ROLES = {"head coach": "coach", "spokesman": "spokesperson", "spokeswoman":
@@ -263,7 +263,10 @@ def _disagreement(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) 
 
 
 def _report(s: Statement, v: facts.Value) -> Report:
-    return Report(s.doc_id, s.title, s.published, s.sentence, s.start, s.end, v.text)
+    value = v.text
+    if v.kind == "date" and v.day and not re.search(r"\d", value):  # "Wednesday (11 June 2025)"
+        value = f"{value} ({human_date(v.day)})"
+    return Report(s.doc_id, s.title, s.published, s.sentence, s.start, s.end, value)
 
 
 def _without(passages: Sequence[Passage], drop: set[tuple[str, int, int]]) -> list[Passage]:

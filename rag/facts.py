@@ -115,6 +115,7 @@ _CLASSES: dict[str, re.Pattern[str]] = {
         "collapse": r"\bcollaps\w*\b",
     }.items()
 }  # fmt: skip
+_COUNTERS = {"units", "items", "pieces", "products", "cases", "times"}
 _DWELLINGS = {"homes", "houses", "dwellings", "flats", "apartments", "households"}
 _PEOPLE = {
     "people", "persons", "residents", "passengers", "workers", "fans", "civilians", "adults",
@@ -344,8 +345,10 @@ def dates(sentence: str, published: date | None = None) -> list[Value]:
         if _REPORTING.search(sentence[:start]):
             return
         clause = _clause(sentence, start, end)
+        before = _clause_before(sentence, start)
         found.append(Value("date", sentence[start:end], start, end, day=day,
-                           classes=classes(clause), revised=revises(clause)))  # fmt: skip
+                           classes=_nearest_classes(before) or classes(clause),
+                           revised=revises(clause)))  # fmt: skip
 
     for m in _ISO.finditer(sentence):
         add(*m.span(), _safe_date(int(m[1]), int(m[2]), int(m[3])))
@@ -388,6 +391,23 @@ def classes(text: str) -> frozenset[str]:
     text = text.strip()
     text = text[:1].lower() + text[1:]
     return frozenset(name for name, pattern in _CLASSES.items() if pattern.search(text))
+
+
+def _nearest_classes(text: str) -> frozenset[str]:
+    """The classes of the last event word in ``text``: what happens on the day after it.
+
+    "Tickets for the reopened museum go on sale on 12 May": ``sale``, not ``reopen``.
+    """
+    text = text[:1].lower() + text[1:]
+    last: dict[str, int] = {}
+    for name, pattern in _CLASSES.items():
+        ends = [m.end() for m in pattern.finditer(text)]
+        if ends:
+            last[name] = ends[-1]
+    if not last:
+        return frozenset()
+    nearest = max(last.values())
+    return frozenset(name for name, end in last.items() if end == nearest)
 
 
 def same_value(a: Value, b: Value) -> bool:
@@ -453,9 +473,14 @@ def subject_names(sentence: str) -> list[str]:
 
 
 def frame_words(sentence: str, skip: list[Value]) -> set[str]:
-    """The content words of a sentence outside its values and names, cut to 5-letter stems."""
+    """The content words of a sentence's main part outside its values and names, as stems.
+
+    The main part ends where the sentence turns to background ("... after three workers
+    died in hospital overnight").
+    """
     for v in sorted(skip, key=lambda v: -v.start):
-        sentence = sentence[: v.start] + " " + sentence[v.end :]
+        sentence = sentence[: v.start] + " " * (v.end - v.start) + sentence[v.end :]
+    sentence = sentence[: _main_part(sentence)]
     names = set(subject_names(sentence))
     return {
         stem(w) for w in query_terms(sentence)
@@ -547,6 +572,8 @@ def _heads(after: str) -> list[str]:
             continue
         lw = w.lower()
         if lw in _CALENDAR or lw in _MAGNITUDE or lw in _CURRENCY_WORDS:
+            continue
+        if lw in _COUNTERS:  # "120,000 units": says nothing of what is counted
             continue
         if lw in _PEOPLE:
             words.append("people")
