@@ -325,8 +325,9 @@ class Assistant:
             neighbours=self.settings.answer.neighbours, count=self._count_tokens,
         )  # fmt: skip
         passages, conflicts = disagree.screen(
-            search_for, passages, self.embedder.encode, self._article_text, self.settings.news
-        )
+            search_for, passages, recent, self.embedder.encode, self._article_text,
+            self.settings.news,
+        )  # fmt: skip
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
         for piece in answer.stream_text(chain, answer.chain_input(search_for, passages, today)):

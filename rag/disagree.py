@@ -26,7 +26,7 @@ disagreement, and the newer one is preferred when the question is about now.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -36,7 +36,7 @@ from rag import facts
 from rag.chunk import split_sentences
 from rag.config import NewsSettings
 from rag.context import numbered
-from rag.types import Citation, Disagreement, Passage, Report, human_date
+from rag.types import Citation, Disagreement, Hit, Passage, Report, human_date
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 _GENERIC_ROLES = {"head coach": "coach", "spokesman": "spokesperson", "spokeswoman":
@@ -69,9 +69,15 @@ def statements(
     ]
 
 
-def find(items: Sequence[Statement], encode: Encoder, settings: NewsSettings) -> list[Disagreement]:
+def find(
+    items: Sequence[Statement],
+    encode: Encoder,
+    settings: NewsSettings,
+    anchors: Collection[tuple[str, int, int]] | None = None,
+) -> list[Disagreement]:
     """Every pair of statements from different articles that disagree, older report first.
 
+    With ``anchors`` (doc_id, start, end), only pairs with at least one anchored sentence.
     Each pair of sentences is reported once (by its first disagreeing value).
     """
     valued = [(s, facts.values(s.sentence, s.published)) for s in items]
@@ -80,6 +86,8 @@ def find(items: Sequence[Statement], encode: Encoder, settings: NewsSettings) ->
     for i, (a, values_a) in enumerate(valued):
         for b, values_b in valued[i + 1 :]:
             if a.doc_id == b.doc_id or not _same_setting(a, b, values_a, values_b):
+                continue
+            if anchors is not None and _key(a) not in anchors and _key(b) not in anchors:
                 continue
             pair = _differing(values_a, values_b)
             if pair is not None:
@@ -107,28 +115,48 @@ def find(items: Sequence[Statement], encode: Encoder, settings: NewsSettings) ->
 def screen(
     question: str,
     passages: Sequence[Passage],
+    hits: Sequence[Hit],
     encode: Encoder,
     article_text: Callable[[str], str | None],
     settings: NewsSettings,
 ) -> tuple[list[Passage], list[Disagreement]]:
-    """Disagreements among the passages the model is about to read, and what it should read.
+    """Disagreements of the passages the model is about to read, and what it should read.
 
-    For a question about now, the passages lose the older sentence of each disagreement
-    (``NewsSettings.prefer_newer``), so the answer rests on the newer report.
+    A passage sentence is compared with the other passage sentences and with the rest of the
+    retrieved chunks (``hits``). For a question about now (``facts.about_now``, with
+    ``NewsSettings.prefer_newer``), each older sentence of a disagreement gives its place to
+    the newest sentence that disagrees with it (or goes, if that one is already shown), so
+    the answer rests on the newest report. A replacement much longer than the sentence it
+    replaces is not made (the passages must stay within their token budget).
     """
+    shown = {(p.hit.doc_id, p.start + s, p.start + e) for p in passages
+             for s, e in split_sentences(p.text)}  # fmt: skip
     items: list[Statement] = []
-    for p in passages:
-        text = article_text(p.hit.doc_id) or ""
-        context = f"{p.hit.title}\n{text or p.hit.text}"
-        for s, e in split_sentences(p.text):
-            items.append(Statement(p.hit.doc_id, p.hit.title, p.hit.published, p.text[s:e],
-                                   p.start + s, p.start + e, context))  # fmt: skip
-    found = find(items, encode, settings)
+    seen: set[tuple[str, int, int]] = set()
+    owner: dict[tuple[str, int, int], Hit] = {}
+    for hit in [p.hit for p in passages] + list(hits):
+        text = article_text(hit.doc_id) or hit.text
+        base = 0 if text is not hit.text else hit.start
+        context = f"{hit.title}\n{text}"
+        for st in statements(hit.doc_id, hit.title, hit.published, text, hit.start - base,
+                             hit.end - base, context):  # fmt: skip
+            key = _key(st)
+            if key not in seen:
+                seen.add(key)
+                owner[key] = hit
+                items.append(replace(st, start=st.start + base, end=st.end + base))
+    found = find(items, encode, settings, anchors=shown)
     if not found or not settings.prefer_newer or not facts.about_now(question):
         return list(passages), found
-    older = {(d.older.doc_id, d.older.start, d.older.end) for d in found if not d.same_day}
-    newer = {(d.newer.doc_id, d.newer.start, d.newer.end) for d in found if not d.same_day}
-    return _without(passages, older - newer), found
+    newest: dict[tuple[str, int, int], Report] = {}
+    for d in found:
+        old = (d.older.doc_id, d.older.start, d.older.end)
+        if d.same_day or old not in shown:
+            continue
+        best = newest.get(old)
+        if best is None or (d.newer.published or date.min) > (best.published or date.min):
+            newest[old] = d.newer
+    return _replaced(passages, newest, owner, shown), found
 
 
 def cited(
@@ -225,7 +253,7 @@ def _comparable(a: facts.Value, b: facts.Value) -> bool:
         return False
     if a.kind == "date":
         # "has been moved to 4 November" names no event, but moves the one the other states.
-        return bool(shared) or (not (a.classes and b.classes) and (a.revised or b.revised))
+        return bool(shared) or (not a.classes and a.moved) or (not b.classes and b.moved)
     if a.unit != b.unit:
         return False
     heads = a.heads & b.heads
@@ -269,20 +297,36 @@ def _report(s: Statement, v: facts.Value) -> Report:
     return Report(s.doc_id, s.title, s.published, s.sentence, s.start, s.end, value)
 
 
-def _without(passages: Sequence[Passage], drop: set[tuple[str, int, int]]) -> list[Passage]:
-    """The passages with the sentences in ``drop`` cut out (a passage may lose its middle)."""
-    if not drop:
-        return list(passages)
+def _key(s: Statement) -> tuple[str, int, int]:
+    return (s.doc_id, s.start, s.end)
+
+
+def _replaced(
+    passages: Sequence[Passage],
+    newest: dict[tuple[str, int, int], Report],
+    owner: dict[tuple[str, int, int], Hit],
+    shown: set[tuple[str, int, int]],
+) -> list[Passage]:
+    """The passages with each key of ``newest`` replaced by its report (or cut out)."""
+    added: set[tuple[str, int, int]] = set()
     kept: list[Passage] = []
     for p in passages:
         runs: list[tuple[int, int]] = []
         for s, e in split_sentences(p.text):
-            if (p.hit.doc_id, p.start + s, p.start + e) in drop:
-                runs.append((-1, -1))
-            elif runs and runs[-1][0] >= 0:
-                runs[-1] = (runs[-1][0], e)
-            else:
-                runs.append((s, e))
+            key = (p.hit.doc_id, p.start + s, p.start + e)
+            new = newest.get(key)
+            if new is None:
+                if runs and runs[-1][0] >= 0:
+                    runs[-1] = (runs[-1][0], e)
+                else:
+                    runs.append((s, e))
+                continue
+            runs.append((-1, -1))
+            new_key = (new.doc_id, new.start, new.end)
+            fits = len(new.quote) <= 1.5 * (e - s) + 40
+            if new_key not in shown and new_key not in added and fits:
+                added.add(new_key)
+                kept.append(Passage(0, owner[new_key], new.quote, new.start, new.end))
         for s, e in runs:
             if s >= 0:
                 kept.append(Passage(0, p.hit, p.text[s:e], p.start + s, p.start + e))

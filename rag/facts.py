@@ -178,6 +178,9 @@ _MODAL = re.compile(
     r"\b(expects?|expected|forecasts?|could|may|might|can|capacity|would|up to|hopes?)\b",
     re.IGNORECASE,
 )
+_MOVED = re.compile(
+    r"\b(moved|postponed|delayed|brought forward|rescheduled|pushed back|put back)\b", re.I
+)
 _REVISION = re.compile(
     r"\b(ris(en|es)|rose|climbed|revised|corrected|updated|widened|extended|increased|now"
     r"|moved|postponed|delayed|reduced|lowered|recount|brought forward|raised)\b",
@@ -273,7 +276,7 @@ class Value:
     heads: frozenset[str] = frozenset()  # numbers: the words it counts ("people", "jobs")
     classes: frozenset[str] = frozenset()  # what its clause is about ("death", "begin", ...)
     modal: bool = False  # an expectation or capacity ("expect 50,000", "can carry up to 400")
-    revised: bool = False  # its clause reports a revision ("has been moved to 4 November")
+    moved: bool = False  # a day its clause moves something to ("has been moved to 4 November")
 
 
 def values(sentence: str, published: date | None = None) -> list[Value]:
@@ -325,7 +328,7 @@ def numbers(sentence: str, taken: list[tuple[int, int]] | None = None) -> list[V
         found.append(
             Value("number", m.group().strip(), start, end, number=number, unit=unit,
                   bound=bound, heads=frozenset(_heads(after)), classes=classes(clause),
-                  modal=modal, revised=revises(clause))
+                  modal=modal)
         )  # fmt: skip
     return found
 
@@ -348,7 +351,7 @@ def dates(sentence: str, published: date | None = None) -> list[Value]:
         before = _clause_before(sentence, start)
         found.append(Value("date", sentence[start:end], start, end, day=day,
                            classes=_nearest_classes(before) or classes(clause),
-                           revised=revises(clause)))  # fmt: skip
+                           moved=bool(_MOVED.search(before))))  # fmt: skip
 
     for m in _ISO.finditer(sentence):
         add(*m.span(), _safe_date(int(m[1]), int(m[2]), int(m[3])))
