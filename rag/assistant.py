@@ -435,7 +435,7 @@ class Assistant:
         and ``Answer``, then ``Changes``. The first answer starts at once, so its first
         token comes as fast as a normal answer's. When no article published after
         ``since`` matches the question, the second answer is the first (one model call).
-        ``options`` are those of ``stream`` (``k``, ``history``, ``exclude``...).
+        ``options`` are those of ``stream`` but the dates (``k``, ``history``, ``exclude``).
         """
         today = today or date.today()
         if since >= today:

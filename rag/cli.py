@@ -116,12 +116,15 @@ def ask(
         rag ask --json --today 2022-09-15 "Which goal did Biden announce?"
         rag ask --since-then 2025-06-07 "Is the Castlemere dock strike still on?"
     """
-    options: dict[str, Any] = {"k": k, "since": _day(since), "until": _day(until)}
     events: Iterator[Token | Answer | Changes]
     if since_then is not None:
-        events = assistant.stream_changes(question, since_then.date(), today=_day(today), **options)
+        if since or until:
+            raise click.UsageError("--since-then answers as of two dates: drop --since/--until.")
+        events = assistant.stream_changes(question, since_then.date(), today=_day(today), k=k)
     else:
-        events = assistant.stream(question, today=_day(today), **options)
+        events = assistant.stream(
+            question, k=k, today=_day(today), since=_day(since), until=_day(until)
+        )
     answers = 0
     for event in events:
         if isinstance(event, Token):
