@@ -132,6 +132,8 @@ class AnswerOut(BaseModel):
     retrieved: list[RetrievedOut]
     timings: dict[str, float]
     model: str
+    disagreements: list[dict[str, Any]]  # Disagreement.to_dict() (docs/news.md)
+    freshness_note: dict[str, Any] | None  # FreshnessNote.to_dict() (docs/news.md)
 
 
 # ``IngestReport``'s fields; its defaults would leave them optional in the schema, but every
