@@ -33,7 +33,6 @@ from rag.types import (
     Changes,
     Chunk,
     Citation,
-    Disagreement,
     Hit,
     IngestReport,
     Passage,
@@ -324,7 +323,7 @@ class Assistant:
             budget=self._passage_budget(search_for, today), anchors=self.settings.answer.passages,
             neighbours=self.settings.answer.neighbours, count=self._count_tokens,
         )  # fmt: skip
-        passages, conflicts = disagree.screen(
+        passages = disagree.screen(
             search_for, passages, recent, self.embedder.encode, self._article_text,
             self.settings.news,
         )  # fmt: skip
@@ -360,12 +359,12 @@ class Assistant:
             return
         yield finish(text=checked.text, citations=checked.citations, grounded=checked.grounded,
                      unsupported=checked.unsupported,
-                     **self._news_notes(search_for, today, hits, passages, conflicts,
+                     **self._news_notes(search_for, today, hits, passages,
                                         checked.citations))  # fmt: skip
 
     def _news_notes(
         self, question: str, today: date, hits: Sequence[Hit], passages: Sequence[Passage],
-        conflicts: Sequence[Disagreement], citations: Sequence[Citation],
+        citations: Sequence[Citation],
     ) -> dict[str, Any]:  # fmt: skip
         """An answer's ``disagreements`` and ``freshness`` note (docs/news.md)."""
 
@@ -374,7 +373,9 @@ class Assistant:
 
         note = freshness.note(question, citations, hits, today, newer, self._article_text,
                               self.settings.news)  # fmt: skip
-        return {"disagreements": disagree.cited(conflicts, passages, citations), "freshness": note}
+        found = disagree.cited(passages, hits, citations, self.embedder.encode,
+                               self._article_text, self.settings.news)  # fmt: skip
+        return {"disagreements": found, "freshness": note}
 
     # ---- news-native answers ----------------------------------------------------------------
 

@@ -26,7 +26,7 @@ disagreement, and the newer one is preferred when the question is about now.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -69,45 +69,55 @@ def statements(
     ]
 
 
+Keep = Callable[[Statement, Statement], bool]
+
+
 def find(
-    items: Sequence[Statement],
-    encode: Encoder,
-    settings: NewsSettings,
-    anchors: Collection[tuple[str, int, int]] | None = None,
+    items: Sequence[Statement], encode: Encoder, settings: NewsSettings, keep: Keep | None = None
 ) -> list[Disagreement]:
     """Every pair of statements from different articles that disagree, older report first.
 
-    With ``anchors`` (doc_id, start, end), only pairs with at least one anchored sentence.
-    Each pair of sentences is reported once (by its first disagreeing value).
+    ``keep`` limits the pairs considered (checked before anything is embedded). Each pair of
+    sentences is reported once (by its first disagreeing value).
     """
-    valued = [(s, facts.values(s.sentence, s.published)) for s in items]
-    valued = [(s, vs) for s, vs in valued if vs]
-    candidates: list[tuple[Statement, Statement, facts.Value, facts.Value]] = []
-    for i, (a, values_a) in enumerate(valued):
-        for b, values_b in valued[i + 1 :]:
-            if a.doc_id == b.doc_id or not _same_setting(a, b, values_a, values_b):
+    memo: dict[int, list[facts.Value]] = {}
+
+    def values(i: int) -> list[facts.Value]:  # read only for sentences in a kept pair
+        if i not in memo:
+            memo[i] = facts.values(items[i].sentence, items[i].published)
+        return memo[i]
+
+    candidates = []
+    for i, a in enumerate(items):
+        for j in range(i + 1, len(items)):
+            b = items[j]
+            if a.doc_id == b.doc_id or (keep is not None and not keep(a, b)):
                 continue
-            if anchors is not None and _key(a) not in anchors and _key(b) not in anchors:
+            values_a, values_b = values(i), values(j)
+            if not values_a or not values_b or not _same_setting(a, b, values_a, values_b):
                 continue
             pair = _differing(values_a, values_b)
-            if pair is not None:
-                candidates.append((a, b, *pair))
+            if pair is None:
+                continue
+            va, vb = pair
+            # Without a shared class of event or a role, only the counted noun or the unit
+            # says the two values are one slot ("12,000 objects" held vs "3,000 objects" on
+            # display): the rest of the sentences must then agree more.
+            named = va.kind == "name" or bool(va.classes & vb.classes)
+            needed = settings.disagree_overlap if named else settings.disagree_overlap_weak
+            if _overlap(a, b, values_a, values_b) >= needed:
+                candidates.append((a, b, va, vb, values_a, values_b))
     if not candidates:
         return []
-    texts: list[str] = []
-    for a, b, va, vb in candidates:
-        texts += [_masked(a, va), _masked(b, vb)]
-    vectors = encode(texts)
+    pairs = [
+        (_masked(a, va, values_a), _masked(b, vb, values_b))
+        for a, b, va, vb, values_a, values_b in candidates
+    ]
+    texts = list(dict.fromkeys(t for pair in pairs for t in pair))  # each embedded once
+    vectors = dict(zip(texts, encode(texts), strict=True))
     found = []
-    for j, (a, b, va, vb) in enumerate(candidates):
-        similarity = float(vectors[2 * j] @ vectors[2 * j + 1])
-        overlap = _overlap(a, b, va, vb)
-        # Without a shared class of event or a role, only the counted noun or the unit says
-        # the two values are one slot ("12,000 objects" held vs "3,000 objects" on display):
-        # the rest of the sentences must then agree more.
-        named = va.kind == "name" or bool(va.classes & vb.classes)
-        needed = settings.disagree_overlap if named else settings.disagree_overlap_weak
-        if similarity >= settings.disagree_similarity and overlap >= needed:
+    for (ta, tb), (a, b, va, vb, *_) in zip(pairs, candidates, strict=True):
+        if float(vectors[ta] @ vectors[tb]) >= settings.disagree_similarity:
             found.append(_disagreement(a, b, va, vb))
     return found
 
@@ -119,67 +129,99 @@ def screen(
     encode: Encoder,
     article_text: Callable[[str], str | None],
     settings: NewsSettings,
-) -> tuple[list[Passage], list[Disagreement]]:
-    """Disagreements of the passages the model is about to read, and what it should read.
+) -> list[Passage]:
+    """The passages the model should read: for a question about now, the newest reports.
 
-    A passage sentence is compared with the other passage sentences and with the rest of the
-    retrieved chunks (``hits``). For a question about now (``facts.about_now``, with
-    ``NewsSettings.prefer_newer``), each older sentence of a disagreement gives its place to
-    the newest sentence that disagrees with it (or goes, if that one is already shown), so
-    the answer rests on the newest report. A replacement much longer than the sentence it
-    replaces is not made (the passages must stay within their token budget).
+    Runs before the model, so it looks only for what it would change: a passage sentence
+    that a *later* sentence of the passages or of the retrieved chunks (``hits``) disputes.
+    For a question about now (``facts.about_now``, with ``NewsSettings.prefer_newer``),
+    each such sentence gives its place to the newest sentence disputing it (or goes, if that
+    one is shown already). A replacement much longer than the sentence it replaces is not
+    made (the passages must stay within their token budget).
     """
-    shown = {(p.hit.doc_id, p.start + s, p.start + e) for p in passages
-             for s, e in split_sentences(p.text)}  # fmt: skip
-    items: list[Statement] = []
-    seen: set[tuple[str, int, int]] = set()
-    owner: dict[tuple[str, int, int], Hit] = {}
-    for hit in [p.hit for p in passages] + list(hits):
-        text = article_text(hit.doc_id) or hit.text
-        base = 0 if text is not hit.text else hit.start
-        context = f"{hit.title}\n{text}"
-        for st in statements(hit.doc_id, hit.title, hit.published, text, hit.start - base,
-                             hit.end - base, context):  # fmt: skip
-            key = _key(st)
-            if key not in seen:
-                seen.add(key)
-                owner[key] = hit
-                items.append(replace(st, start=st.start + base, end=st.end + base))
-    found = find(items, encode, settings, anchors=shown)
-    if not found or not settings.prefer_newer or not facts.about_now(question):
-        return list(passages), found
+    if not settings.prefer_newer or not facts.about_now(question):
+        return list(passages)
+    shown = _shown(passages)
+    items, owner = _statements_of(passages, hits, article_text)
+
+    def older_shown(a: Statement, b: Statement) -> bool:
+        da, db = a.published or date.max, b.published or date.min
+        return (_key(a) in shown and db > da) or (_key(b) in shown and da > db)
+
+    found = find(items, encode, settings, keep=older_shown)
     newest: dict[tuple[str, int, int], Report] = {}
     for d in found:
         old = (d.older.doc_id, d.older.start, d.older.end)
-        if d.same_day or old not in shown:
-            continue
         best = newest.get(old)
-        if best is None or (d.newer.published or date.min) > (best.published or date.min):
+        if old in shown and (
+            best is None or (d.newer.published or date.min) > (best.published or date.min)
+        ):
             newest[old] = d.newer
-    return _replaced(passages, newest, owner, shown), found
+    return _replaced(passages, newest, owner, shown) if newest else list(passages)
 
 
 def cited(
-    found: Iterable[Disagreement], passages: Sequence[Passage], citations: Sequence[Citation]
+    passages: Sequence[Passage],
+    hits: Sequence[Hit],
+    citations: Sequence[Citation],
+    encode: Encoder,
+    article_text: Callable[[str], str | None],
+    settings: NewsSettings,
 ) -> list[Disagreement]:
     """The disagreements that touch what the answer rests on, each with ``used`` set.
 
-    A disagreement is kept when one of its sentences lies in a passage the answer cites.
+    Runs after the model: a sentence of a passage the answer cites is compared with the
+    other passages and the retrieved chunks (``hits``). ``used`` says which side the
+    answer cites ("newer", "older" or "both").
     """
     by_n = {p.n: p for p in passages}
     spans = [(by_n[c.n].hit.doc_id, by_n[c.n].start, by_n[c.n].end) for c in citations
              if c.n in by_n]  # fmt: skip
+    if not spans:
+        return []
 
-    def in_cited(r: Report) -> bool:
-        return any(d == r.doc_id and s <= r.start and r.end <= e for d, s, e in spans)
+    def in_cited(doc_id: str, start: int, end: int) -> bool:
+        return any(d == doc_id and s <= start and end <= e for d, s, e in spans)
 
+    items, _ = _statements_of(passages, hits, article_text)
+    found = find(
+        items, encode, settings, keep=lambda a, b: in_cited(*_key(a)) or in_cited(*_key(b))
+    )
     kept = []
     for d in found:
-        older, newer = in_cited(d.older), in_cited(d.newer)
-        if older or newer:
-            used = "both" if older and newer else "older" if older else "newer"
-            kept.append(replace(d, used=used))
+        older = in_cited(d.older.doc_id, d.older.start, d.older.end)
+        newer = in_cited(d.newer.doc_id, d.newer.start, d.newer.end)
+        kept.append(replace(d, used="both" if older and newer else "older" if older else "newer"))
     return kept
+
+
+def _shown(passages: Sequence[Passage]) -> set[tuple[str, int, int]]:
+    return {(p.hit.doc_id, p.start + s, p.start + e) for p in passages
+            for s, e in split_sentences(p.text)}  # fmt: skip
+
+
+def _statements_of(
+    passages: Sequence[Passage], hits: Sequence[Hit], article_text: Callable[[str], str | None]
+) -> tuple[list[Statement], dict[tuple[str, int, int], Hit]]:
+    """The sentences of the passages' and the hits' chunks (each once), and their hits."""
+    items: list[Statement] = []
+    owner: dict[tuple[str, int, int], Hit] = {}
+    texts: dict[str, str] = {}
+    for hit in [p.hit for p in passages] + list(hits):
+        if hit.doc_id not in texts:
+            texts[hit.doc_id] = article_text(hit.doc_id) or ""
+        text = texts[hit.doc_id]
+        base = 0 if text else hit.start
+        if not text:
+            text = hit.text
+        context = f"{hit.title}\n{text}"
+        for st in statements(hit.doc_id, hit.title, hit.published, text, hit.start - base,
+                             hit.end - base, context):  # fmt: skip
+            st = replace(st, start=st.start + base, end=st.end + base)
+            if _key(st) not in owner:
+                owner[_key(st)] = hit
+                items.append(st)
+    return items, owner
 
 
 # ---- the rules --------------------------------------------------------------------------
@@ -262,15 +304,16 @@ def _comparable(a: facts.Value, b: facts.Value) -> bool:
     return bool(shared or heads or a.unit)
 
 
-def _masked(s: Statement, value: facts.Value) -> str:
-    same_kind = [v for v in facts.values(s.sentence, s.published) if v.kind == value.kind]
-    return facts.masked(s.sentence, same_kind)
+def _masked(s: Statement, value: facts.Value, values: list[facts.Value]) -> str:
+    return facts.masked(s.sentence, [v for v in values if v.kind == value.kind])
 
 
-def _overlap(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) -> float:
+def _overlap(
+    a: Statement, b: Statement, values_a: list[facts.Value], values_b: list[facts.Value]
+) -> float:
     """Shared words of the two sentences outside their values: overlap coefficient."""
-    wa = facts.frame_words(a.sentence, facts.values(a.sentence, a.published))
-    wb = facts.frame_words(b.sentence, facts.values(b.sentence, b.published))
+    wa = facts.frame_words(a.sentence, values_a)
+    wb = facts.frame_words(b.sentence, values_b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / min(len(wa), len(wb))
