@@ -240,7 +240,8 @@ _HAPPENED = re.compile(
     r"|hit|broke out|walked out|walk out|strike|returned|resumed|postponed|delayed|cancelled"
     r"|won|lost|fined|ordered|banned|evacuated|rescued|freed|suspended|halted|queuing|queued"
     r"|opened|investigat\w*|inquiry|apologised|raised|cut|injured|destroyed|burned|sank"
-    r"|derailed|exploded|erupted|declared|passed|defeated|elected|sentenced|convicted)\b",
+    r"|derailed|exploded|erupted|declared|passed|defeated|elected|sentenced|convicted"
+    r"|discussed|met|spoke|called|warned|criticised|received|attacked|pounded|pummelled)\b",
     re.IGNORECASE,
 )
 _PERFECT = re.compile(r"\b(has|have|had) been \w+ed\b|\b(was|were) \w+ed\b|\bwill \w+\b", re.I)
@@ -250,7 +251,7 @@ _BACKGROUND = re.compile(
     r"|\bthe longest\b",
     re.IGNORECASE,
 )
-_QUOTE = re.compile(r"[\"“”]")
+_QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 _ABOUT_PAST = re.compile(
     rf"\b(at first|initially|originally|first reported|before|back in|in (19|20)\d\d)\b"
     rf"|\b(on|in|of) {_MONTH}\b|\b\d{{1,2}} {_MONTH}\b",
@@ -519,11 +520,23 @@ def eventfulness(sentence: str) -> float:
     half for an expression of time; background ("the mill employs about 600 people", "the
     longest since 1989") and direct quotes score 0.
     """
-    if _QUOTE.search(sentence) or _BACKGROUND.search(sentence):
+    if _is_direct_speech(sentence) or _BACKGROUND.search(sentence):
         return 0.0
     happened = 0.5 if _HAPPENED.search(sentence) else 0.25 if _PERFECT.search(sentence) else 0
     dated = 0.5 if time_expressions(sentence) else 0.0
     return happened + dated if happened else 0.0
+
+
+def _is_direct_speech(sentence: str) -> bool:
+    """A quote rather than a report: it opens with a quotation mark, or is mostly quoted.
+
+    A short quoted phrase ('to "defend the sky"') does not make a sentence a quote.
+    """
+    text = sentence.strip()
+    if text[:1] in "\"“'‘":
+        return True
+    quoted = sum(len(m.group()) for m in _QUOTED.finditer(text))
+    return quoted > 0.5 * len(text)
 
 
 def about_now(question: str) -> bool:

@@ -94,7 +94,7 @@ def build(
     candidates = {d: cs[: settings.timeline_sentences] for d, cs in candidates.items() if cs}
     if not candidates:
         return Timeline(
-            topic, [], f"the {len(covering)} articles about the topic{window} state no dated event"
+            topic, [], f"{_articles(len(covering))} about the topic{window} state no dated event"
         )
     flat = [c for cs in candidates.values() for c in cs]
     vectors = encode([topic] + [c.quote for c in flat])
@@ -217,6 +217,10 @@ def _same_event(
         for c in (a, b)
     ]  # fmt: skip
     return not disagree.find(pair, encode, settings)
+
+
+def _articles(n: int) -> str:
+    return "the one article" if n == 1 else f"the {n} articles"
 
 
 def _window(since: date | None, until: date | None) -> str:
