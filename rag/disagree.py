@@ -230,7 +230,9 @@ def _statements_of(
 def _same_setting(
     a: Statement, b: Statement, values_a: list[facts.Value], values_b: list[facts.Value]
 ) -> bool:
-    """Sentence-level conditions: same subject, same way of counting, same period."""
+    """Sentence-level conditions: same subject and scope, same way of counting and period."""
+    if facts.scope(a.sentence) != facts.scope(b.sentence):  # worldwide vs one country
+        return False
     ca, cb = facts.counting(a.sentence), facts.counting(b.sentence)
     if ca and cb and ca != cb:
         return False
@@ -278,9 +280,20 @@ def _differing(
     """
     for va in values_a:
         comparable = [vb for vb in values_b if _comparable(va, vb)]
+        # A sentence listing several figures ("flour is up 22.7%, chicken 17.6%") says which
+        # is which by the words before each: then those must match too.
+        if _listed(va, values_a) or any(_listed(vb, values_b) for vb in comparable):
+            comparable = [vb for vb in comparable if va.local & vb.local]
         if comparable and not any(facts.same_value(va, vb) for vb in comparable):
             return va, comparable[0]
     return None
+
+
+def _listed(v: facts.Value, values: list[facts.Value]) -> bool:
+    """Whether a figure's sentence states another figure of the same unit."""
+    return v.kind == "number" and any(
+        w is not v and w.kind == v.kind and w.unit == v.unit for w in values
+    )
 
 
 def _comparable(a: facts.Value, b: facts.Value) -> bool:

@@ -53,7 +53,9 @@ _AT_LEAST = re.compile(r"\b(at least|more than|over|upwards of)\s+$", re.IGNOREC
 _AT_MOST = re.compile(r"\b(up to|fewer than|less than|under|no more than)\s+$", re.IGNORECASE)
 # "another 3", "a further 56", "two more workers", "eight of them": a part or an increment,
 # not the figure itself.
-_DELTA_BEFORE = re.compile(r"\b(another|a further|an additional|an extra)\s+$", re.IGNORECASE)
+_DELTA_BEFORE = re.compile(
+    r"\b(another|a further|an additional|an extra|first|last)\s+$", re.IGNORECASE
+)
 _DELTA_AFTER = re.compile(r"^\s+(more|further|additional|extra|other|of them|of whom)\b", re.I)
 _NAME_BEFORE = re.compile(r"\b[A-Z][a-z]+\s+$")  # "Route 9", "Pier 4": a name, not a count
 _GLUED = re.compile(r"[A-Za-z]-?$")  # "A320", "COVID-19"
@@ -174,6 +176,7 @@ _PER_PERIOD = re.compile(
     r"\b(new|daily|alone|that day|overnight|in the past 24 hours|a day|per day|each day)\b",
     re.IGNORECASE,
 )
+_WORLD = re.compile(r"\b(globally|worldwide|around the world|across the world|global)\b", re.I)
 _RATE = re.compile(r"\b(a|per|each) (year|month|week|day)\b|\bannual(ly)?\b", re.IGNORECASE)
 _SPAN = re.compile(r"\bover (the next )?(\w+) (years|months|weeks|days)\b", re.IGNORECASE)
 _MODAL = re.compile(
@@ -280,6 +283,7 @@ class Value:
     heads: frozenset[str] = frozenset()  # numbers: the words it counts ("people", "jobs")
     classes: frozenset[str] = frozenset()  # what its clause is about ("death", "begin", ...)
     modal: bool = False  # an expectation or capacity ("expect 50,000", "can carry up to 400")
+    local: frozenset[str] = frozenset()  # stems of the words just before it ("eggs soared")
     moved: bool = False  # a day its clause moves something to ("has been moved to 4 November")
 
 
@@ -328,11 +332,12 @@ def numbers(sentence: str, taken: list[tuple[int, int]] | None = None) -> list[V
             else "max" if _AT_MOST.search(before) else ""
         )  # fmt: skip
         clause = _clause(sentence, start, end)
-        modal = bool(_MODAL.search(clause[: clause.find(m.group())] + " ".join(after.split()[:3])))
+        lead = _clause_before(sentence, start)
+        modal = bool(_MODAL.search(lead + " " + " ".join(after.split()[:3])))
         found.append(
             Value("number", m.group().strip(), start, end, number=number, unit=unit,
                   bound=bound, heads=frozenset(_heads(after)), classes=classes(clause),
-                  modal=modal)
+                  modal=modal, local=_local(lead))
         )  # fmt: skip
     return found
 
@@ -630,11 +635,22 @@ def _clause_bounds(sentence: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
+def _local(before: str) -> frozenset[str]:
+    """Stems of the last four content words before a value in its clause."""
+    words = [w for w in query_terms(before) if not w[0].isdigit() and w not in _CALENDAR]
+    return frozenset(stem(w) for w in words[-4:] if w not in _FRAME_STOP)
+
+
+def scope(sentence: str) -> str:
+    """Return "world" when the sentence counts worldwide ("globally"), else ""."""
+    return "world" if _WORLD.search(sentence) else ""
+
+
 def stem(word: str) -> str:
     """A crude stem: without -ing, -ed, -es, -s, cut to five letters ("killed" -> "kill")."""
     word = word.lower()
     for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+        if word.endswith(suffix) and len(word) - len(suffix) >= (3 if suffix == "s" else 4):
             word = word[: -len(suffix)]
             break
     return word[:5]
