@@ -10,7 +10,7 @@ The difference, in order of preference:
   ``NewsSettings.merge_similarity``, no disagreement): "No newer article changes this
   (newest article: 2 June 2025)." (``changed`` False);
 - nothing answered it as of ``since``: "New since 1 June 2025: “…” (Title, 12 June 2025).";
-- an older and a newer cited sentence disagree (``disagree.find``): "Changed: 12 (Title,
+- an older and a newer cited sentence disagree (``disagree.find``): "12 (Title,
   10 March 2025) became 17 (Title, 14 March 2025).";
 - otherwise the newest cited sentence: "New since 1 June 2025: “…” (Title, 12 June 2025).".
 """
@@ -52,7 +52,7 @@ def compare(
     crossing = [d for d in found if d.newer.published and d.newer.published > since]
     if crossing:
         d = max(crossing, key=lambda d: d.newer.published or date.min)
-        return result(True, f"Changed: {_said(d.older)} became {_said(d.newer)}.",
+        return result(True, f"{_said(d.older)} became {_said(d.newer)}.",
                       [d.older, d.newer])  # fmt: skip
     if old and _says_the_same(old, new, encode, settings):
         return result(False, unchanged, [])

@@ -125,16 +125,18 @@ def ask(
         events = assistant.stream(
             question, k=k, today=_day(today), since=_day(since), until=_day(until)
         )
-    answers = 0
+    days = [since_then.date(), _day(today) or date.today()] if since_then else []
+    if days and not json_:
+        click.echo(f"As of {days.pop(0).isoformat()}:")
     for event in events:
         if isinstance(event, Token):
             if not json_:
                 click.echo(event.text, nl=False)
         elif isinstance(event, Answer) and since_then is not None:
-            answers += 1
             if not json_:
-                day = since_then.date() if answers == 1 else _day(today) or date.today()
-                _echo_answer(f"As of {day.isoformat()}:\n{render(event)}\n")
+                _echo_answer(render(event) + "\n")
+                if days:
+                    click.echo(f"As of {days.pop(0).isoformat()}:")
         elif isinstance(event, Changes):
             click.echo(json.dumps(event.to_dict(), indent=2, ensure_ascii=False) if json_
                        else f"What changed: {event.difference}")  # fmt: skip

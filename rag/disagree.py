@@ -348,8 +348,8 @@ def _disagreement(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) 
 
 def _report(s: Statement, v: facts.Value) -> Report:
     value = v.text
-    if v.kind == "date" and v.day and not re.search(r"\d", value):  # "Wednesday (11 June 2025)"
-        value = f"{value} ({human_date(v.day)})"
+    if v.kind == "date" and v.day and not re.search(r"\d", value):  # "Wednesday 11 June 2025"
+        value = f"{value} {human_date(v.day)}"
     return Report(s.doc_id, s.title, s.published, s.sentence, s.start, s.end, value)
 
 

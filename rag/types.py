@@ -316,7 +316,7 @@ class Changes:
     """What ``Assistant.changes`` returns: answers as of ``since`` and ``today``, and the change.
 
     ``difference`` is built from exact quotes (each in ``evidence``), so it needs no check
-    of its own: "The figure changed from 12 (10 March 2025) to 17 (14 March 2025).", or
+    of its own: "12 (Title, 10 March 2025) became 17 (Title, 14 March 2025).", or
     "No newer article changes this (newest article: 2 June 2025)." when ``changed`` is False.
     """
 

@@ -33,7 +33,7 @@ def test_the_strike_before_and_after_with_dates(story_assistant):
     assert "ended on Wednesday night" in result.after.text
     assert [c.published for c in result.after.citations] == [date(2025, 6, 12)]
     assert result.changed
-    assert result.difference.startswith("Changed: Friday 13 June")
+    assert result.difference.startswith("Friday 13 June (")
     assert "11 June 2025" in result.difference and "12 June 2025" in result.difference
     older, newer = result.evidence
     assert (older.published, newer.published) == (date(2025, 6, 6), date(2025, 6, 12))
@@ -58,7 +58,7 @@ def test_the_revised_toll_before_and_after(story_assistant):
     assert [c.published for c in result.after.citations] == [date(2025, 3, 14)]
     assert result.changed
     assert result.difference == (
-        "Changed: 12 (Fire at Varnholt textile mill kills 12, 10 March 2025) became "
+        "12 (Fire at Varnholt textile mill kills 12, 10 March 2025) became "
         "17 (Varnholt fire toll revised to 17, 14 March 2025)."
     )
 
