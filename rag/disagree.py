@@ -280,7 +280,7 @@ def _differing(
     """
     for va in values_a:
         comparable = [vb for vb in values_b if _comparable(va, vb)]
-        # A sentence listing several figures ("flour is up 22.7%, chicken 17.6%") says which
+        # A sentence listing several figures ("bread is up 4%, butter 9%") says which
         # is which by the words before each: then those must match too.
         if _listed(va, values_a) or any(_listed(vb, values_b) for vb in comparable):
             comparable = [vb for vb in comparable if va.local & vb.local]

@@ -283,7 +283,7 @@ class Value:
     heads: frozenset[str] = frozenset()  # numbers: the words it counts ("people", "jobs")
     classes: frozenset[str] = frozenset()  # what its clause is about ("death", "begin", ...)
     modal: bool = False  # an expectation or capacity ("expect 50,000", "can carry up to 400")
-    local: frozenset[str] = frozenset()  # stems of the words just before it ("eggs soared")
+    local: frozenset[str] = frozenset()  # stems of the words just before it ("butter rose")
     moved: bool = False  # a day its clause moves something to ("has been moved to 4 November")
 
 
