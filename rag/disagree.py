@@ -136,7 +136,8 @@ def screen(
     that a *later* sentence of the passages or of the retrieved chunks (``hits``) disputes.
     For a question about now (``facts.about_now``, with ``NewsSettings.prefer_newer``),
     each such sentence gives its place to the newest sentence disputing it (or goes, if that
-    one is shown already). A replacement much longer than the sentence it replaces is not
+    one is shown already), and so does the rest of its article when the article's title
+    states the old value. A replacement much longer than the sentence it replaces is not
     made (the passages must stay within their token budget).
     """
     if not settings.prefer_newer or not facts.about_now(question):
@@ -150,6 +151,7 @@ def screen(
 
     found = find(items, encode, settings, keep=older_shown)
     newest: dict[tuple[str, int, int], Report] = {}
+    headline: set[str] = set()  # articles whose title states the superseded value
     for d in found:
         old = (d.older.doc_id, d.older.start, d.older.end)
         best = newest.get(old)
@@ -157,7 +159,11 @@ def screen(
             best is None or (d.newer.published or date.min) > (best.published or date.min)
         ):
             newest[old] = d.newer
-    return _replaced(passages, newest, owner, shown) if newest else list(passages)
+            if re.search(rf"(?<!\w){re.escape(d.older.value)}(?!\w)", d.older.title):
+                headline.add(d.older.doc_id)
+    if not newest:
+        return list(passages)
+    return _replaced(passages, newest, owner, shown, headline)
 
 
 def cited(
@@ -362,8 +368,14 @@ def _replaced(
     newest: dict[tuple[str, int, int], Report],
     owner: dict[tuple[str, int, int], Hit],
     shown: set[tuple[str, int, int]],
+    headline: set[str],
 ) -> list[Passage]:
-    """The passages with each key of ``newest`` replaced by its report (or cut out)."""
+    """The passages with each key of ``newest`` replaced by its report (or cut out).
+
+    The other passages of an article in ``headline`` go too: the model reads each passage
+    under its article's title, and that title states the superseded value ("Fire at
+    Varnholt textile mill kills 12").
+    """
     added: set[tuple[str, int, int]] = set()
     kept: list[Passage] = []
     for p in passages:
@@ -384,6 +396,6 @@ def _replaced(
                 added.add(new_key)
                 kept.append(Passage(0, owner[new_key], new.quote, new.start, new.end))
         for s, e in runs:
-            if s >= 0:
+            if s >= 0 and p.hit.doc_id not in headline:
                 kept.append(Passage(0, p.hit, p.text[s:e], p.start + s, p.start + e))
     return numbered(kept)
