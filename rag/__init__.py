@@ -10,19 +10,40 @@ Example:
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import EmptyStoreError, ModelError, RagError, StoreLockedError
-from rag.types import Answer, ArticleInfo, Citation, Hit, IngestReport, Token
+from rag.types import (
+    Answer,
+    ArticleInfo,
+    Changes,
+    Citation,
+    Disagreement,
+    EventSource,
+    FreshnessNote,
+    Hit,
+    IngestReport,
+    Report,
+    Timeline,
+    TimelineEvent,
+    Token,
+)
 
 __all__ = [
     "Answer",
     "ArticleInfo",
     "Assistant",
+    "Changes",
     "Citation",
+    "Disagreement",
     "EmptyStoreError",
+    "EventSource",
+    "FreshnessNote",
     "Hit",
     "IngestReport",
     "ModelError",
     "RagError",
+    "Report",
     "Settings",
     "StoreLockedError",
+    "Timeline",
+    "TimelineEvent",
     "Token",
 ]
