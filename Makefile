@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml | llama
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,report]'
 	touch $@
 
 run: llama $(VENV)/.installed

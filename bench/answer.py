@@ -17,6 +17,9 @@ Accuracy is normalised contains-gold on answerable questions (lowercase, no punc
 a/an/the, ``[n]`` markers removed) and abstention on unanswerable ones. A prefix-cache probe
 first times the same question twice, two different questions, and our question right after
 a naive one.
+
+The results hold aggregates and, per question, its id, type and each arm's numbers (times,
+tokens, abstained, correct): never a question, answer or article text.
 """
 
 from __future__ import annotations
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pieces.append(piece)
         total = time.perf_counter() - start
         text = "".join(pieces)
-        from rag.answer import is_refusal
+        from rag.text import is_refusal
 
         abstained = bool(_DONT_KNOW.search(text)) or is_refusal(text)
         return {"ttft_s": first if first is not None else total, "total_s": total,
@@ -190,7 +193,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "question_type": q.get("question_type")}  # fmt: skip
         for name, fn in order:
             out = fn(q)
-            out["correct"] = (contains_gold(out["text"], q.get("answers") or [])
+            text = out.pop("text")  # scored, never written (see the module docstring)
+            out["correct"] = (contains_gold(text, q.get("answers") or [])
                               if row["answerable"] else out["abstained"])  # fmt: skip
             row[name] = out
         rows.append(row)

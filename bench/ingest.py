@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.ingest import load
-    from rag.store import Store
+    from rag.store import LocalStore as Store
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     corpus = _corpus(args.corpus, args.limit, work)

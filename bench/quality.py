@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from rag.evaluate import contains_answer
+from rag.eval import contains_answer
 
 RESULTS = Path(__file__).parent / "results"
 

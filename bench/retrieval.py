@@ -94,12 +94,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.ingest import load
-    from rag.retrieve import OVERFETCH
-    from rag.store import Store, date_where
+    from rag.store import LocalStore as Store
+    from rag.store import date_where
 
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rng = random.Random(args.seed)
     settings = Settings.from_toml(None)
+    OVERFETCH = settings.retrieve.overfetch  # noqa: N806
     embedder = embed.load(settings.embed)
     questions = read_jsonl(args.questions, args.queries)
 

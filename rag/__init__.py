@@ -13,6 +13,7 @@ from rag.errors import EmptyStoreError, ModelError, RagError, StoreLockedError
 from rag.types import (
     Answer,
     ArticleInfo,
+    AskOptions,
     Changes,
     Citation,
     Disagreement,
@@ -29,6 +30,7 @@ from rag.types import (
 __all__ = [
     "Answer",
     "ArticleInfo",
+    "AskOptions",
     "Assistant",
     "Changes",
     "Citation",

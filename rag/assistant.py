@@ -10,30 +10,30 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from tqdm.auto import tqdm
 
-from rag import answer, chunk, context, disagree, embed, freshness, interop, llm, retrieve, verify
-from rag.changes import compare as compare_answers
+from rag import answer, chunk, context, disagree, embed, gate, interop, llm, news, retrieve, verify
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
+from rag.gate import Refusal
 from rag.ingest import LoadFailure, iter_load
-from rag.store import Store, open_store, query_terms
-from rag.timeline import build as build_timeline
-from rag.timeline import headings as timeline_headings
+from rag.store import Store, StoredArticle, open_store
 from rag.types import (
     Answer,
     Article,
     ArticleInfo,
+    AskOptions,
     Changes,
-    Chunk,
-    Citation,
+    Evidence,
     Hit,
+    IndexedArticle,
     IngestReport,
     Passage,
     Timeline,
@@ -41,12 +41,6 @@ from rag.types import (
 )
 
 logger = logging.getLogger(__name__)
-
-MAX_QUESTION_CHARS = 2000
-# Tokens of the context kept free besides the answer's max_tokens: the chat template's markup
-# and the passage frames that token estimates leave out.
-PROMPT_MARGIN = 64
-_INGEST_BATCH_CHUNKS = 256
 
 
 class Assistant:
@@ -114,8 +108,8 @@ class Assistant:
         model = self._llm
         if model is None:
             return self.settings.llm.model
-        return str(getattr(model, "model_path", None) or getattr(model, "model_name", None)
-                   or type(model).__name__)  # fmt: skip
+        name = getattr(model, "model_path", None) or getattr(model, "model_name", None)
+        return str(name or type(model).__name__)
 
     @property
     def models_loaded(self) -> dict[str, bool]:
@@ -130,7 +124,7 @@ class Assistant:
         Unreadable files are reported in ``IngestReport.failed`` and the rest goes on.
         """
         report = IngestReport()
-        pending: list[tuple[Article, str, list[Chunk]]] = []
+        pending: list[IndexedArticle] = []
         seen: set[str] = set()
         bar = tqdm(desc="ingest", unit=" articles", disable=not progress)
         for item in iter_load(paths, max_file_bytes=self.settings.ingest.max_file_bytes):
@@ -149,25 +143,27 @@ class Assistant:
                 report.unchanged.append(item.doc_id)
                 continue
             chunks = chunk.split_article(
-                item, self.embedder.tokenizer, self.settings.chunk.max_tokens,
+                item,
+                self.embedder.tokenizer,
+                self.settings.chunk.max_tokens,
                 self.settings.chunk.overlap_sentences,
-            )  # fmt: skip
+            )
             if not chunks:
                 report.failed.append((item.source, "no text to index"))
                 continue
             (report.added if stored is None else report.updated).append(item.doc_id)
-            pending.append((item, digest, chunks))
-            if sum(len(c) for _, _, c in pending) >= _INGEST_BATCH_CHUNKS:
+            pending.append(IndexedArticle(item, digest, chunks))
+            if sum(len(p.chunks) for p in pending) >= self.settings.ingest.batch_chunks:
                 report.chunks += self._write(pending)
                 pending = []
         report.chunks += self._write(pending)
         bar.close()
         return report
 
-    def _write(self, items: list[tuple[Article, str, list[Chunk]]]) -> int:
+    def _write(self, items: list[IndexedArticle]) -> int:
         if not items:
             return 0
-        texts = [f"{a.title}\n{c.text}" for a, _, chunks in items for c in chunks]
+        texts = [f"{i.article.title}\n{c.text}" for i in items for c in i.chunks]
         vectors = self.embedder.encode(texts)
         with self.store.writing():
             self.store.put(items, vectors)
@@ -176,10 +172,13 @@ class Assistant:
     def _content_hash(self, article: Article) -> str:
         """Changes when the article or anything that shapes its chunks/vectors changes."""
         key = {
-            "title": article.title, "text": article.text, "url": article.url,
+            "title": article.title,
+            "text": article.text,
+            "url": article.url,
             "published": article.published.isoformat() if article.published else None,
-            "chunk": self.settings.chunk.model_dump(), "embed": self.settings.embed.model,
-        }  # fmt: skip
+            "chunk": self.settings.chunk.model_dump(),
+            "embed": self.settings.embed.model,
+        }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
     def ingest_upload(self, name: str, data: bytes | Path) -> tuple[Path, IngestReport]:
@@ -214,6 +213,14 @@ class Assistant:
         """Remove an article and its chunks; False if there was no such article."""
         return self.store.delete(doc_id)
 
+    def article(self, doc_id: str) -> StoredArticle | None:
+        """One stored article with its text, or None if there is no such article."""
+        return self.store.article(doc_id)
+
+    def count_chunks(self) -> int:
+        """How many chunks the store holds."""
+        return self.store.count()
+
     # ---- LangChain interop ----------------------------------------------------------------
 
     def as_retriever(self, **overrides: Any) -> interop.HybridRetriever:
@@ -237,147 +244,114 @@ class Assistant:
     # ---- ask ------------------------------------------------------------------------------
 
     def retrieve(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        today: date | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        exclude: Iterable[str] = (),
+        self, question: str, options: AskOptions | None = None, **overrides: Any
     ) -> list[Hit]:
-        """The best chunks for ``question`` (no LLM call)."""
-        question = _validated(question)
-        today = today or date.today()
-        until = min(until, today) if until else today
-        return retrieve.search(
-            self.store, self.embedder, question, self.settings.retrieve,
-            retrieve.Filters(since=since, until=until, exclude=frozenset(exclude)), k=k,
-        )  # fmt: skip
+        """The best chunks for ``question`` (no LLM call); options as for ``stream``."""
+        options = AskOptions.of(options, **overrides)
+        return self._search(self._validated(question), options)[0]
 
-    def ask(self, question: str, **options: Any) -> Answer:
+    def ask(self, question: str, options: AskOptions | None = None, **overrides: Any) -> Answer:
         """Answer ``question`` from the stored articles, with citations (see ``stream``)."""
         result: Answer | None = None
-        for event in self.stream(question, **options):
+        for event in self.stream(question, options, **overrides):
             if isinstance(event, Answer):
                 result = event
         assert result is not None  # stream always ends with an Answer
         return result
 
     def stream(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        today: date | None = None,
-        since: date | None = None,
-        until: date | None = None,
-        history: Sequence[tuple[str, str]] | None = None,
-        exclude: Iterable[str] = (),
+        self, question: str, options: AskOptions | None = None, **overrides: Any
     ) -> Iterator[Token | Answer]:
         """Yield ``Token``s of the answer as they are generated, then the final ``Answer``.
 
-        ``today`` (default: the real date) is the date the question is asked on: relative
-        dates resolve against it and articles published after it are never used.
-        ``exclude`` names articles (doc_ids) that must not be used.
+        ``options`` (or the same as keywords: ``k``, ``today``, ``since``, ``until``,
+        ``history``, ``exclude``) are described by ``AskOptions``.
+
+        Example:
+            >>> for event in a.stream("When did the bridge open?", k=4):
+            ...     print(event.text if isinstance(event, Token) else event.citations)
         """
-        question = _validated(question)
+        options = AskOptions.of(options, **overrides)
+        question = self._validated(question)
         if self.store.count() == 0:
             raise EmptyStoreError()
         self.embedder, self.llm  # load models before the clock starts  # noqa: B018
-        self._check_fits(question)
+        answer.check_fits(self._llm, self.settings, question)
         started = time.perf_counter()
-        today = today or date.today()
-        standalone = self.condense(question, history) if history else None
-        search_for = standalone or question
-        hits = self.retrieve(
-            search_for, k=k, today=today, since=since, until=until, exclude=exclude
-        )
+        today = options.today or date.today()
+        standalone = self.condense(question, options.history) if options.history else None
+        hits, vector = self._search(standalone or question, options)
+        evidence = self._evidence(standalone or question, today, hits, vector)
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
+        passages: list[Passage] = []  # set once the model is about to read them
 
-        def finish(**fields: Any) -> Answer:
+        def finish(
+            passages: Sequence[Passage] = (), refusal: Refusal | None = None, **fields: Any
+        ) -> Answer:
             timings["total_s"] = round(time.perf_counter() - started, 4)
-            return Answer(question=question, retrieved=hits, timings=timings,
-                          model=self.model_name, standalone_question=standalone,
-                          **fields)  # fmt: skip
+            if refusal is not None:
+                fields = {
+                    "text": answer.ABSTAIN_TEXT,
+                    "abstained": True,
+                    "abstain_reason": refusal.reason,
+                    "unsupported": refusal.unsupported,
+                    "grounded": refusal.grounded,
+                }
+            return Answer(
+                question=question,
+                retrieved=hits,
+                timings=timings,
+                model=self.model_name,
+                standalone_question=standalone,
+                passages=list(passages),
+                **fields,
+            )
 
-        best = max((h.dense or 0.0 for h in hits), default=0.0)
-        if not hits or best < self.settings.retrieve.min_score:
-            looked_for = ", ".join(query_terms(search_for)[:8])
-            reason = (
-                f"no article matched the question (searched for: {looked_for})" if not hits else
-                f"no passage is close enough to the question (best similarity {best:.2f}, "
-                f"needed {self.settings.retrieve.min_score:.2f}; searched for: {looked_for})"
-            )  # fmt: skip
-            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason)
+        if refusal := gate.before(evidence, self.settings, self._term_shares):
+            yield finish(refusal=refusal)
             return
-
-        if off_scope := self._off_scope(search_for, hits, today):
-            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=off_scope)
-            return
-
         # A time-relative question is answered from the recent articles only, when there are any.
-        recent = verify.fresh(search_for, hits, today)
+        shown = evidence.with_hits(gate.fresh(evidence.question, hits, today, self.settings.gate))
+        encode = evidence.encoder(self.embedder.encode)
         passages = context.build(
-            search_for, recent, self.embedder.encode, self._article_text,
-            budget=self._passage_budget(search_for, today), anchors=self.settings.answer.passages,
-            neighbours=self.settings.answer.neighbours, count=self._count_tokens,
-        )  # fmt: skip
-        passages = disagree.screen(
-            search_for, passages, recent, self.embedder.encode, self._article_text,
-            self.settings.news,
-        )  # fmt: skip
+            shown,
+            encode,
+            budget=answer.passage_budget(self._llm, self.settings, evidence.question, today),
+            anchors=self.settings.answer.passages,
+            neighbours=self.settings.answer.neighbours,
+            shortlist=self.settings.answer.shortlist,
+            count=answer.count_tokens(self._llm),
+        )
+        # For a question about now, a sentence a newer report disputes gives way to it.
+        passages = disagree.screen(shown, passages, encode, self.settings.news)
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
-        for piece in answer.stream_text(chain, answer.chain_input(search_for, passages, today)):
+        inputs = answer.chain_input(evidence.question, passages, today)
+        for piece in answer.stream_text(chain, inputs):
             if not pieces:
                 timings["ttft_s"] = round(time.perf_counter() - started, 4)
             pieces.append(piece)
             yield Token(piece)
-        raw = "".join(pieces)
-        if answer.is_refusal(raw):
-            yield finish(
-                text=answer.ABSTAIN_TEXT,
-                abstained=True,
-                abstain_reason="the model found no answer in the retrieved passages",
+        reply = "".join(pieces)
+        checked = None
+        if not gate.declined(reply):
+            checked = verify.verify(
+                evidence.question, reply, passages, encode, self.settings.verify
             )
+        if refusal := gate.after(evidence, checked, self.settings, self._term_shares):
+            yield finish(passages, refusal)
             return
-        checked = verify.verify(search_for, raw, passages, self.embedder.encode)
-        if not checked.citations:
-            reason = (
-                "no sentence of the model's answer is supported by the retrieved passages"
-                if checked.unsupported or not checked.restated
-                else "the model only restated the question"
-            )
-            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=reason,
-                         unsupported=checked.unsupported, grounded=False)  # fmt: skip
-            return
-        cited = [h for h in hits if h.doc_id in {c.doc_id for c in checked.citations}]
-        if off_scope := self._off_scope(search_for, cited, today, cited=True):
-            yield finish(text=answer.ABSTAIN_TEXT, abstained=True, abstain_reason=off_scope,
-                         unsupported=[checked.text], grounded=False)  # fmt: skip
-            return
-        yield finish(text=checked.text, citations=checked.citations, grounded=checked.grounded,
-                     unsupported=checked.unsupported,
-                     **self._news_notes(search_for, today, hits, passages,
-                                        checked.citations))  # fmt: skip
+        assert checked is not None  # gate.after refuses a declined reply
+        yield finish(
+            passages,
+            text=checked.text,
+            citations=checked.citations,
+            grounded=checked.grounded,
+            unsupported=checked.unsupported,
+            **news.notes(self, evidence, passages, checked.citations, encode),
+        )
 
-    def _news_notes(
-        self, question: str, today: date, hits: Sequence[Hit], passages: Sequence[Passage],
-        citations: Sequence[Citation],
-    ) -> dict[str, Any]:  # fmt: skip
-        """An answer's ``disagreements`` and ``freshness`` note (docs/news.md)."""
-
-        def newer(since: date, until: date) -> list[Hit]:
-            return self.retrieve(question, today=today, since=since, until=until)
-
-        note = freshness.note(question, citations, hits, today, newer, self._article_text,
-                              self.settings.news)  # fmt: skip
-        found = disagree.cited(passages, hits, citations, self.embedder.encode,
-                               self._article_text, self.settings.news)  # fmt: skip
-        return {"disagreements": found, "freshness": note}
-
-    # ---- news-native answers ----------------------------------------------------------------
+    # ---- news-native answers -------------------------------------------------------------
 
     def timeline(
         self,
@@ -388,78 +362,36 @@ class Assistant:
         limit: int = 12,
         headings: bool = False,
     ) -> Timeline:
-        """The events of a developing story, oldest first: exact sentences, no LLM call.
+        """The events of a story, oldest first: exact sentences, no LLM call (docs/news.md).
 
-        ``since``/``until`` bound the articles' dates, ``today`` (default: the real date)
-        hides later articles, ``limit`` keeps the best-matching events. With ``headings``
-        the LLM writes a one-line heading per event, verified against its sentence or
-        dropped. A topic no article covers gives no events and the ``reason``.
+        ``today`` hides later articles; ``headings``: one verified LLM heading per event.
 
         Example:
-            >>> t = a.timeline("Castlemere dock strike")
-            >>> [(e.published, e.quote) for e in t.events]
+            >>> [(e.published, e.quote) for e in a.timeline("Castlemere dock strike").events]
         """
-        topic = _validated(topic)
-        if self.store.count() == 0:
-            raise EmptyStoreError()
-        today = today or date.today()
-        wide = self.settings.retrieve.model_copy(update={"recent_days": 0})
-        dates = retrieve.Filters(since=since, until=min(until, today) if until else today)
-        hits = retrieve.search(self.store, self.embedder, topic, wide, dates,
-                               k=self.settings.news.timeline_chunks)  # fmt: skip
-        result = build_timeline(
-            topic, hits, self._article_text, self.embedder.encode, self.settings.news,
-            limit=limit, since=since, until=until,
-        )  # fmt: skip
-        return timeline_headings(result, self.llm, self.embedder.encode) if headings else result
+        topic, today = self._validated(topic), today or date.today()
+        return news.timeline_of(self, topic, since, until, today, limit, headings)
 
-    def changes(self, question: str, since: date, **options: Any) -> Changes:
-        """What changed since ``since``: see ``stream_changes``.
+    def changes(
+        self, question: str, since: date, today: date | None = None, **overrides: Any
+    ) -> Changes:
+        """What changed since ``since``: answers as of then and as of ``today``, and the change.
 
         Example:
-            >>> c = a.changes("Is the Castlemere dock strike still on?", since=date(2025, 6, 3))
+            >>> c = a.changes("Is the Castlemere dock strike still on?", date(2025, 6, 3))
             >>> c.before.text, c.after.text, c.difference
         """
-        result: Changes | None = None
-        for event in self.stream_changes(question, since, **options):
-            if isinstance(event, Changes):
-                result = event
-        assert result is not None  # stream_changes always ends with Changes
-        return result
+        events = self.stream_changes(question, since, today=today, **overrides)
+        return next(e for e in events if isinstance(e, Changes))
 
     def stream_changes(
-        self, question: str, since: date, *, today: date | None = None, **options: Any
+        self, question: str, since: date, options: AskOptions | None = None, **overrides: Any
     ) -> Iterator[Token | Answer | Changes]:
-        """Answer as of ``since``, then as of ``today``, then say what changed.
+        """The ``Token``s and ``Answer`` as of ``since``, those as of ``today``, then ``Changes``.
 
-        Yields the first answer's ``Token``s and its ``Answer``, the second's ``Token``s
-        and ``Answer``, then ``Changes``. The first answer starts at once, so its first
-        token comes as fast as a normal answer's. When no article published after
-        ``since`` matches the question, the second answer is the first (one model call).
-        ``options`` are those of ``stream`` but the dates (``k``, ``history``, ``exclude``).
+        ``options`` as for ``stream``, but no ``since``/``until``; see ``news.stream_changes``.
         """
-        today = today or date.today()
-        if since >= today:
-            raise InvalidQuestionError(
-                f"The date to compare with ({since.isoformat()}) must be before today "
-                f"({today.isoformat()})."
-            )
-        before: Answer | None = None
-        for event in self.stream(question, today=since, **options):
-            yield event
-            before = event if isinstance(event, Answer) else before
-        assert before is not None
-        later = self.retrieve(question, today=today, since=since + timedelta(days=1))
-        floor = self.settings.retrieve.min_score
-        after: Answer | None = before
-        if any((h.dense or 0.0) >= floor for h in later):
-            after = None
-            for event in self.stream(question, today=today, **options):
-                yield event
-                after = event if isinstance(event, Answer) else after
-        assert after is not None
-        yield compare_answers(question, since, today, before, after, self.embedder.encode,
-                              self.settings.news)  # fmt: skip
+        return news.stream_changes(self, question, since, AskOptions.of(options, **overrides))
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("and what did Germany do?") as a standalone question."""
@@ -467,88 +399,52 @@ class Assistant:
             return question
         chain = answer.make_condense_chain(self.llm)
         fixed = answer.CONDENSE_TEMPLATE.format(history="", question=question)
-        room = self._prompt_room(answer.CONDENSE_SYSTEM, fixed)
-        history_text = answer.format_history(history, max_tokens=room, count=self._count_tokens)
+        room = answer.prompt_room(self._llm, self.settings, answer.CONDENSE_SYSTEM, fixed)
+        history_text = answer.format_history(
+            history,
+            self.settings.answer.history_chars,
+            max_tokens=room,
+            count=answer.count_tokens(self._llm),
+        )
         text = chain.invoke({"history": history_text, "question": question})
         return answer.clean_standalone(text, fallback=question)
 
-    def _off_scope(
-        self, question: str, hits: Sequence[Hit], today: date, cited: bool = False
-    ) -> str | None:
-        """Why these articles cannot answer the question at all, if they cannot.
+    def _search(self, question: str, options: AskOptions) -> tuple[list[Hit], np.ndarray]:
+        """Retrieval for a validated question: the hits and the question's vector."""
+        today = options.today or date.today()
+        until = min(options.until, today) if options.until else today
+        filters = retrieve.Filters(since=options.since, until=until, exclude=options.exclude)
+        return retrieve.search_with_vector(
+            self.store, self.embedder, question, self.settings.retrieve, filters, k=options.k
+        )
 
-        Checked on everything retrieved before the model runs (a fast, certain refusal),
-        and again on the articles the verified answer cites.
-        """
-        which = "cited" if cited else "retrieved"
-        articles = {h.doc_id: h for h in hits}  # one hit per article
-        texts = [f"{h.title}\n{self._article_text(d) or h.text}" for d, h in articles.items()]
-        if missing := verify.unmentioned(question, texts, self._term_shares):
-            return f"no {which} article mentions {', '.join(missing)}"
-        dates = [h.published for h in articles.values()]
-        if newest := verify.stale(question, dates, today):
-            return (
-                f"the question asks about recent events, but the newest of the {len(articles)} "
-                f"{which} articles is from {newest.isoformat()}"
-            )
-        return None
+    def _evidence(
+        self, question: str, today: date, hits: list[Hit], vector: np.ndarray
+    ) -> Evidence:
+        """The hits with their articles' texts, each article read once."""
+        return Evidence(question, today, hits, retrieve.read_articles(self.store, hits), vector)
 
     def _term_shares(self, terms: Sequence[str]) -> dict[str, float]:
         """The share of the stored chunks that hold each term."""
         total = max(self.store.count(), 1)
         return {term: rows / total for term, rows in self.store.term_rows(terms).items()}
 
-    def _article_text(self, doc_id: str) -> str | None:
-        stored = self.store.article(doc_id)
-        return stored.text if stored else None
-
-    def _prompt_room(self, system: str, user: str) -> int:
-        """Tokens of the model's context left once ``system``, ``user`` and the answer are in."""
-        n_ctx, max_tokens = self.settings.llm.n_ctx, self.settings.llm.max_tokens
-        if isinstance(self._llm, llm.LlamaCppChat):  # the model as it was built
-            n_ctx, max_tokens = self._llm.n_ctx, self._llm.max_tokens
-        used = self._count_tokens(system) + self._count_tokens(user)
-        return n_ctx - max_tokens - used - PROMPT_MARGIN
-
-    def _passage_budget(self, question: str, today: date) -> int:
-        """``answer.context_tokens``, or less if the model's context has less room left."""
-        fixed = answer.USER_TEMPLATE.format(**answer.chain_input(question, [], today))
-        room = self._prompt_room(answer.SYSTEM_PROMPT, fixed)
-        return min(self.settings.answer.context_tokens, room)
-
-    def _check_fits(self, question: str) -> None:
-        """Refuse a question that would leave less than half the prompt room for passages."""
-        fixed = answer.USER_TEMPLATE.format(**answer.chain_input("", [], date.today()))
-        limit = self._prompt_room(answer.SYSTEM_PROMPT, fixed) // 2
-        if (tokens := self._count_tokens(question)) > limit:
+    def _validated(self, question: str) -> str:
+        question = " ".join((question or "").split())
+        if not question:
+            raise InvalidQuestionError("The question is empty.")
+        limit = self.settings.answer.max_question_chars
+        if len(question) > limit:
             raise InvalidQuestionError(
-                f"The question is too long for the model ({tokens:,} tokens; at most "
-                f"{max(limit, 0):,}). Ask it in fewer words."
+                f"The question is too long ({len(question):,} characters; at most {limit:,})."
             )
-
-    def _count_tokens(self, text: str) -> int:
-        """The LLM's own token count when we run it; a conservative estimate otherwise."""
-        if isinstance(self._llm, llm.LlamaCppChat):
-            return self._llm.get_num_tokens(text)
-        return context.approx_tokens(text)
+        return question
 
 
 def upload_name(name: str) -> str:
     """A safe file name for an upload: no directories, odd characters or leading dots."""
     stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
     return stem[-120:]
-
-
-def _validated(question: str) -> str:
-    question = " ".join((question or "").split())
-    if not question:
-        raise InvalidQuestionError("The question is empty.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InvalidQuestionError(
-            f"The question is too long ({len(question):,} characters; at most "
-            f"{MAX_QUESTION_CHARS:,})."
-        )
-    return question
 
 
 __all__ = ["Assistant", "RagError"]

@@ -1,7 +1,8 @@
 """What changed since a date: two answers and one sentence on the difference.
 
-The answers are as of ``since`` and as of ``today``; the difference is built from exact
-quotes, so it states nothing unchecked.
+The answers are as of ``since`` and as of ``today`` (two ordinary, verified answers:
+``news.stream_changes``); the difference is built from exact quotes, so it states nothing
+unchecked.
 
 The difference, in order of preference:
 
@@ -17,28 +18,29 @@ The difference, in order of preference:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-
-import numpy as np
 
 from rag import disagree
 from rag.config import NewsSettings
-from rag.types import Answer, Changes, Citation, Report, human_date
-
-Encoder = Callable[[Sequence[str]], np.ndarray]
+from rag.text import human_date
+from rag.types import Answer, Changes, Citation, Encoder, Report
 
 
 def compare(
-    question: str, since: date, today: date, before: Answer, after: Answer, encode: Encoder,
+    question: str,
+    since: date,
+    today: date,
+    before: Answer,
+    after: Answer,
+    encode: Encoder,
     settings: NewsSettings,
-) -> Changes:  # fmt: skip
+) -> Changes:
     """The ``Changes`` between two answers to ``question`` (see the module docstring)."""
     newest = _newest(after)
 
     def result(changed: bool, difference: str, evidence: list[Report]) -> Changes:
-        return Changes(question, since, today, before, after, changed, difference, evidence,
-                       newest)  # fmt: skip
+        return Changes(question, since, today, before, after, changed, difference, evidence, newest)
 
     unchanged = f"No newer article changes this (newest article: {human_date(newest)})."
     new = [c for c in after.citations if c.published is not None and c.published > since]
@@ -52,9 +54,8 @@ def compare(
     crossing = [d for d in found if d.newer.published and d.newer.published > since]
     if crossing:
         d = max(crossing, key=lambda d: d.newer.published or date.min)
-        return result(True, f"{_said(d.older)} became {_said(d.newer)}.",
-                      [d.older, d.newer])  # fmt: skip
-    if old and _says_the_same(old, new, encode, settings):
+        return result(True, f"{_said(d.older)} became {_said(d.newer)}.", [d.older, d.newer])
+    if old and _says_the_same(old, new, encode, settings.merge_similarity):
         return result(False, unchanged, [])
     return result(True, _new_since(since, new[0]), [_report(new[0])])
 
@@ -66,12 +67,12 @@ def _newest(answer: Answer) -> date | None:
 
 
 def _says_the_same(
-    old: Sequence[Citation], new: Sequence[Citation], encode: Encoder, settings: NewsSettings
+    old: Sequence[Citation], new: Sequence[Citation], encode: Encoder, threshold: float
 ) -> bool:
     """Every newer cited sentence repeats one of the older answer's sentences."""
     vectors = encode([c.quote for c in old] + [c.quote for c in new])
     similarity = vectors[len(old) :] @ vectors[: len(old)].T
-    return bool((similarity.max(axis=1) >= settings.merge_similarity).all())
+    return bool((similarity.max(axis=1) >= threshold).all())
 
 
 def _new_since(since: date, c: Citation) -> str:
@@ -87,5 +88,5 @@ def _report(c: Citation) -> Report:
 
 
 def _statement(c: Citation) -> disagree.Statement:
-    return disagree.Statement(c.doc_id, c.title, c.published, c.quote, c.start, c.end,
-                              f"{c.title}\n{c.quote}")  # fmt: skip
+    context = f"{c.title}\n{c.quote}"
+    return disagree.Statement(c.doc_id, c.title, c.published, c.quote, c.start, c.end, context)

@@ -51,6 +51,26 @@ class EmbedSettings(_Section):
     # 16 beat 32, 64 and 128 on a 2-core CPU (bench/results/ingest.json batch sweep).
     batch_size: Annotated[int, Field(ge=1)] = 16
     device: str = "cpu"
+    # Inputs up to this many characters (a question; the sentences that context building and
+    # verification score) are encoded on one thread. With two threads, every one of the
+    # model's small parallel regions waits for both, and on a busy CPU (the LLM, a browser,
+    # an ingest) that wait dwarfs the work: bench/results/ingest.json and retrieval.json
+    # measured a question at ~40 ms on one thread against ~500-750 ms on two under load.
+    # Batches (ingest) keep every core.
+    small_input_chars: Annotated[int, Field(ge=0)] = 16_000
+
+
+class IndexSettings(_Section):
+    """The SQLite keyword (BM25) index beside the vectors.
+
+    ``bm25_row_budget``: a BM25 query leaves out its most common terms so that about this many
+    rows match at most (FTS5's cost is proportional to the rows it scores; see
+    ``bench/results/retrieval.json``). ``window_cache``: how many date windows' chunk ids are
+    kept in memory (questions asked on the same day share their recent window).
+    """
+
+    bm25_row_budget: Annotated[int, Field(ge=1)] = 1000
+    window_cache: Annotated[int, Field(ge=1)] = 16
 
 
 class StoreSettings(_Section):
@@ -69,6 +89,7 @@ class StoreSettings(_Section):
     token_env: str | None = None
     headers: dict[str, str] = {}
     sync_interval: Annotated[float, Field(ge=0)] = 1.0
+    index: IndexSettings = IndexSettings()
 
 
 class RetrieveSettings(_Section):
@@ -84,12 +105,17 @@ class RetrieveSettings(_Section):
     recent_days: Annotated[int, Field(ge=0)] = 10
     recent_weight: float = 1.0
     recent_weight_relative: float = 1.5
+    # Candidates fetched without a date filter, as a multiple of those kept: the dates are
+    # applied to this pool (a filter inside Chroma or FTS5 costs far more than the query).
+    overfetch: Annotated[int, Field(ge=1)] = 4
+    # A date window with more chunks than this is searched with a Chroma ``where`` filter.
+    max_window_ids: Annotated[int, Field(ge=1)] = 20_000
 
 
 class LLMSettings(_Section):
-    """The chat model. ``provider``: ``llama`` (packaged GGUF), ``openai`` or ``fake``."""
+    """The chat model. ``provider``: ``llama`` (packaged GGUF) or ``openai``."""
 
-    provider: Literal["llama", "openai", "fake"] = "llama"
+    provider: Literal["llama", "openai"] = "llama"
     model: str = "packaged"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -107,12 +133,60 @@ class AnswerSettings(_Section):
     passages: Annotated[int, Field(ge=1, le=12)] = 5
     neighbours: Annotated[int, Field(ge=0, le=3)] = 0
     condense: bool = True  # rewrite follow-up questions with the history before retrieval
+    shortlist: Annotated[int, Field(ge=1)] = 16  # candidate sentences embedded per question
+    history_chars: Annotated[int, Field(ge=0)] = 1500  # earlier turns given to condensing
+    max_question_chars: Annotated[int, Field(ge=1)] = 2000
+    # Tokens of the context kept free besides llm.max_tokens: the chat template's markup and
+    # the passage frames that token estimates leave out.
+    prompt_margin: Annotated[int, Field(ge=0)] = 64
+
+
+class VerifySettings(_Section):
+    """When a sentence of the answer counts as supported by a passage."""
+
+    semantic: float = 0.55  # this close in meaning to a passage sentence: supported
+    lexical: float = 0.5  # ... or this share of its new content words is in the passage
+    fact_semantic_floor: float = 0.3  # a sentence whose new names/numbers are all there needs less
+    reattribute: float = 0.1  # a cited passage this much less supportive than another is replaced
+    max_sentences: Annotated[int, Field(ge=1)] = 3  # later sentences recite passages off the point
+    restatement: float = 1.0  # this share of a sentence's words from the question adds nothing
+
+
+class GateSettings(_Section):
+    """When the assistant abstains: the articles must be about the question, and recent enough.
+
+    The similarity floor is ``retrieve.min_score``. The day counts say how recent the newest
+    article must be for a time-relative question (on dev, the gold article of a "this week"
+    question is at most 4 days older than the question).
+    """
+
+    this_week_days: Annotated[int, Field(ge=0)] = 7  # "this week", "yesterday", "on Monday"
+    last_week_days: Annotated[int, Field(ge=0)] = 14  # "last week", "past weekend", "next week"
+    lately_days: Annotated[int, Field(ge=0)] = 45  # "recently", "currently", "now", "last month"
+    rare_name_share: float = 0.02  # a name in at most this share of the chunks is specific
+
+
+class ServeSettings(_Section):
+    """Limits of the served interfaces (``rag serve``: the chat, the REST API, /v1, /mcp)."""
+
+    model_slots: Annotated[int, Field(ge=0)] = 8  # API requests using or waiting for the model
+    retry_after_s: Annotated[int, Field(ge=0)] = 30  # Retry-After of a 503 when all are taken
+    max_json_kb: Annotated[int, Field(ge=1)] = 1024  # a question with its history
+    upload_overhead_kb: Annotated[int, Field(ge=0)] = 1024  # multipart headers around files
+    max_files: Annotated[int, Field(ge=1)] = 20  # files in one POST /api/ingest
+    max_history: Annotated[int, Field(ge=0)] = 20  # earlier turns in one POST /api/ask
+    max_upload_mb: Annotated[int, Field(ge=1)] = 25  # one file uploaded in the chat
+    queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for the model
+    card_context_chars: Annotated[int, Field(ge=0)] = 160  # article text around a source quote
+    more_context_chars: Annotated[int, Field(ge=0)] = 900  # ... when the card is expanded
+    mcp_write: bool = False  # the MCP tool ingest_text (agents may add articles)
 
 
 class IngestSettings(_Section):
     """What ingest accepts: a file over ``max_file_mb`` is rejected before it is parsed."""
 
     max_file_mb: Annotated[float, Field(gt=0)] = 50.0
+    batch_chunks: Annotated[int, Field(ge=1)] = 256  # chunks embedded and written at once
 
     @property
     def max_file_bytes(self) -> int:
@@ -163,6 +237,9 @@ class Settings(_Section):
     retrieve: RetrieveSettings = RetrieveSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
+    verify: VerifySettings = VerifySettings()
+    gate: GateSettings = GateSettings()
+    serve: ServeSettings = ServeSettings()
     news: NewsSettings = NewsSettings()
 
     @property

@@ -12,46 +12,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from rag.chunk import split_sentences
-from rag.store import query_terms
-from rag.types import Hit, Passage
+from rag import text
+from rag.text import query_terms
+from rag.types import Encoder, Evidence, Hit, Passage
 
 TokenCounter = Callable[[str], int]
-Encoder = Callable[[Sequence[str]], np.ndarray]
 
-_NUMBER = re.compile(r"\d")
-SHORTLIST = 16  # candidate sentences embedded per question (~10 ms each on this CPU)
 _SPACE = re.compile(r"\s+")
 _FAKE_MARKER = re.compile(r"\[(\d+)\]")
-_QUANTITY_QUESTION = re.compile(
-    r"\bhow (many|much|long|old|far|big)\b|\bwhat (percentage|number|amount|age)\b|\bpercent",
-    re.IGNORECASE,
-)
-
-
-# Sentences that talk to the assistant rather than report news: an article may carry them
-# to steer the model (prompt injection). They never reach the prompt, so the model cannot
-# obey them and verification cannot find them in a passage if the model repeats them.
-_INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,30}\b(previous|prior|above|earlier|all|your"
-    r"|any|these|the)\b.{0,20}\b(instructions?|prompts?)\b"
-    r"|\b(system prompt|your (instructions|prompt|rules))\b"
-    r"|\b(to|dear|attention|hey)\s+(the\s+)?(ai|assistant|chatbot|language model|llm)\b"
-    r"|\b(assistant|ai|chatbot|model)\s*[,:]\s*(please\s+)?(always|never|ignore|say|add|reply"
-    r"|respond|print|reveal|include|end|show|answer|output)\b"
-    r"|\bwhen (you are )?asked\b.{0,80}\b(say|answer|reply|respond)\b"
-    r"|\b(every|each|all|your) (answers?|responses?|replies)\b.{0,40}\b(with|must|should)\b"
-    r"|\b(the|your|every|each) (answer|response|reply)\b.{0,30}\b(add|include|append|show|end)\b"
-    r"|\bcode ?word\b",
-    re.IGNORECASE,
-)
-
-
-def is_instruction(sentence: str) -> bool:
-    """Whether an article sentence addresses the assistant (an injection, not news)."""
-    return bool(_INSTRUCTION.search(sentence))
 
 
 def approx_tokens(text: str) -> int:
@@ -69,39 +37,38 @@ class _Sentence:
 
 
 def build(
-    question: str,
-    hits: Sequence[Hit],
+    evidence: Evidence,
     encode: Encoder,
-    article_text: Callable[[str], str | None],
     *,
     budget: int,
     anchors: int = 4,
     neighbours: int = 1,
+    shortlist: int = 16,
     count: TokenCounter = approx_tokens,
 ) -> list[Passage]:
-    """Up to ``anchors`` passages within ``budget`` tokens as the model reads them.
+    """Up to ``anchors`` passages of ``evidence.hits`` within ``budget`` tokens as read.
 
     Each is an exact slice of its article. The best are chosen first, then grouped by
-    article and numbered (``numbered``).
+    article and numbered (``numbered``). ``encode`` embeds the ``shortlist`` candidate
+    sentences (pass ``evidence.encoder(...)`` so verification can reuse their vectors).
     """
-    texts: dict[str, str] = {}
+    texts = evidence.texts
     spans: dict[str, list[tuple[int, int]]] = {}
     sentences: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
-    for hit in hits:
-        text = texts.get(hit.doc_id) or article_text(hit.doc_id) or hit.text
-        texts[hit.doc_id] = text
+    for hit in evidence.hits:
+        article = texts[hit.doc_id]
         if hit.doc_id not in spans:
-            spans[hit.doc_id] = split_sentences(text)
+            spans[hit.doc_id] = text.split_sentences(article)
         for i, (s, e) in enumerate(spans[hit.doc_id]):
             if s >= hit.start and e <= hit.end and (hit.doc_id, i) not in seen:
                 seen.add((hit.doc_id, i))
-                if is_instruction(text[s:e]):
+                if text.is_instruction(article[s:e]):
                     continue
                 sentences.append(_Sentence(hit, i, s, e, 0.0))
     if not sentences:
         return []
-    scored = _score(question, sentences, texts, encode)
+    scored = _score(evidence, sentences, encode, shortlist)
 
     def passages(runs: list[tuple[Hit, int, int]]) -> list[Passage]:
         """Runs of sentences (hit, first, last index) as article slices, numbered."""
@@ -121,9 +88,10 @@ def build(
         first = max(0, sent.index - neighbours)
         last = min(len(spans[sent.hit.doc_id]) - 1, sent.index + neighbours)
         touching = [
-            j for j, (hit, a, b) in enumerate(chosen)
+            j
+            for j, (hit, a, b) in enumerate(chosen)
             if hit.doc_id == sent.hit.doc_id and first <= b + 1 and last >= a - 1
-        ]  # fmt: skip
+        ]
         merged = (
             chosen[touching[0]][0] if touching else sent.hit,
             min([first, *(chosen[j][1] for j in touching)]),
@@ -139,10 +107,10 @@ def build(
             # can be thousands of tokens): cut to what fits, which fills the budget.
             (whole,) = passages(trial)
             frame = count(format_passages([Passage(1, whole.hit, "", whole.start, whole.start)]))
-            text = fit_tokens(whole.text, budget - frame, count)
-            if not text:
+            cut = fit_tokens(whole.text, budget - frame, count)
+            if not cut:
                 return []
-            return [Passage(1, whole.hit, text, whole.start, whole.start + len(text))]
+            return [Passage(1, whole.hit, cut, whole.start, whole.start + len(cut))]
     return passages(chosen)
 
 
@@ -219,45 +187,34 @@ def fit_tokens(text: str, budget: int, count: TokenCounter, from_end: bool = Fal
 
 
 def _score(
-    question: str, sentences: list[_Sentence], texts: dict[str, str], encode: Encoder
+    evidence: Evidence, sentences: list[_Sentence], encode: Encoder, shortlist: int
 ) -> list[_Sentence]:
     """Semantic similarity plus the share of the question's keywords, names and numbers.
 
     Embedding the candidates is most of the time spent before the model starts, so only
-    the ``SHORTLIST`` sentences best by keywords and retrieval rank are embedded and scored
-    (dev: the answer is in the context as often as when all ~45 are).
+    the ``shortlist`` sentences best by keywords and retrieval rank are embedded and scored
+    (dev: the answer is in the context as often as when all ~45 are). The question's
+    vector is the one retrieval computed.
     """
-    bodies = [texts[s.hit.doc_id][s.start : s.end] for s in sentences]
+    question = evidence.question
+    bodies = [evidence.texts[s.hit.doc_id][s.start : s.end] for s in sentences]
     terms = query_terms(question)
-    weights = {t: 2.0 if _is_salient(t, question) else 1.0 for t in terms}
+    weights = {t: 2.0 if text.is_salient(t, question) else 1.0 for t in terms}
     total = sum(weights.values()) or 1.0
-    wants_number = bool(_QUANTITY_QUESTION.search(question))
+    wants_number = text.asks_quantity(question)
     top_hit = max(s.hit.score for s in sentences) or 1.0
     lexical, prior = [], []
     for sent, body in zip(sentences, bodies, strict=True):
         words = set(query_terms(body))
-        lexical.append(sum(w for t, w in weights.items() if _matches(t, words)) / total)
+        lexical.append(sum(w for t, w in weights.items() if text.same_stem(t, words)) / total)
         prior.append(sent.hit.score / top_hit)
-    shortlist = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + 0.3 * prior[i]))
-    shortlist = sorted(shortlist[:SHORTLIST])
-    vectors = encode([question, *(bodies[i] for i in shortlist)])
-    semantic = vectors[1:] @ vectors[0]
+    ranked = sorted(range(len(sentences)), key=lambda i: -(lexical[i] + 0.3 * prior[i]))
+    chosen = sorted(ranked[:shortlist])
+    semantic = encode([bodies[i] for i in chosen]) @ evidence.vector
     scored = []
-    for i, sim in zip(shortlist, semantic, strict=True):
+    for i, sim in zip(chosen, semantic, strict=True):
         sent, body = sentences[i], bodies[i]
-        bonus = 0.1 if wants_number and _NUMBER.search(body) else 0.0
+        bonus = 0.1 if wants_number and text.has_digit(body) else 0.0
         score = float(sim) + 0.5 * lexical[i] + bonus + 0.05 * prior[i]
         scored.append(_Sentence(sent.hit, sent.index, sent.start, sent.end, score))
     return scored
-
-
-def _is_salient(term: str, question: str) -> bool:
-    """Numbers and capitalised names weigh double."""
-    return term.isdigit() or term.capitalize() in question or term.upper() in question
-
-
-def _matches(term: str, words: set[str]) -> bool:
-    if term in words:
-        return True
-    stem = term[:5]
-    return len(term) >= 5 and any(w.startswith(stem) for w in words)

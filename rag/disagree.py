@@ -6,9 +6,9 @@ thing ("killed 12" vs "killed 15", "on Monday" vs "on Tuesday"). Precision first
 they are the same slot:
 
 - the same kind and unit (a count of people, euros, hectares, a magnitude, a day, a name);
-- what they count agrees (``facts.classes``: killed vs injured, jobs cut vs staff employed,
-  begins vs resumes are different things) and so do the words they count ("lamps" vs
-  "toasters"), and for names the role ("head coach", "interior minister");
+- what they count agrees (classes of events, ``rag.text.events``: killed vs injured, jobs
+  cut vs staff employed, begins vs resumes are different things) and so do the words they
+  count ("lamps" vs "toasters"), and for names the role ("head coach", "interior minister");
 - each sentence's other names (places, companies) occur in the other article (a fire in
   Wexby and a fire in Allerby are two fires);
 - they count the same way (a day's new cases vs the total since March; a year vs five
@@ -26,22 +26,15 @@ disagreement, and the newer one is preferred when the question is about now.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-import numpy as np
-
-from rag import facts
-from rag.chunk import split_sentences
+from rag import text
 from rag.config import NewsSettings
 from rag.context import numbered
-from rag.types import Citation, Disagreement, Hit, Passage, Report, human_date
-
-Encoder = Callable[[Sequence[str]], np.ndarray]
-_GENERIC_ROLES = {"head coach": "coach", "spokesman": "spokesperson", "spokeswoman":
-                  "spokesperson", "ceo": "chief executive", "chairman": "chair",
-                  "chairwoman": "chair"}  # fmt: skip
+from rag.text import Value, human_date, split_sentences
+from rag.types import Citation, Disagreement, Encoder, Evidence, Hit, Passage, Report
 
 
 @dataclass(frozen=True)
@@ -58,14 +51,19 @@ class Statement:
 
 
 def statements(
-    doc_id: str, title: str, published: date | None, text: str, start: int = 0,
-    end: int | None = None, context: str | None = None,
-) -> list[Statement]:  # fmt: skip
-    """The sentences of ``text[start:end]`` as statements (offsets are ``text``'s)."""
-    context = context if context is not None else f"{title}\n{text}"
+    doc_id: str,
+    title: str,
+    published: date | None,
+    article: str,
+    start: int = 0,
+    end: int | None = None,
+    context: str | None = None,
+) -> list[Statement]:
+    """The sentences of ``article[start:end]`` as statements (offsets are ``article``'s)."""
+    context = context if context is not None else f"{title}\n{article}"
     return [
-        Statement(doc_id, title, published, text[s:e], s, e, context)
-        for s, e in split_sentences(text, start, end)
+        Statement(doc_id, title, published, article[s:e], s, e, context)
+        for s, e in split_sentences(article, start, end)
     ]
 
 
@@ -80,11 +78,11 @@ def find(
     ``keep`` limits the pairs considered (checked before anything is embedded). Each pair of
     sentences is reported once (by its first disagreeing value).
     """
-    memo: dict[int, list[facts.Value]] = {}
+    memo: dict[int, list[Value]] = {}
 
-    def values(i: int) -> list[facts.Value]:  # read only for sentences in a kept pair
+    def values(i: int) -> list[Value]:  # read only for sentences in a kept pair
         if i not in memo:
-            memo[i] = facts.values(items[i].sentence, items[i].published)
+            memo[i] = text.values(items[i].sentence, items[i].published)
         return memo[i]
 
     candidates = []
@@ -123,27 +121,22 @@ def find(
 
 
 def screen(
-    question: str,
-    passages: Sequence[Passage],
-    hits: Sequence[Hit],
-    encode: Encoder,
-    article_text: Callable[[str], str | None],
-    settings: NewsSettings,
+    evidence: Evidence, passages: Sequence[Passage], encode: Encoder, settings: NewsSettings
 ) -> list[Passage]:
     """The passages the model should read: for a question about now, the newest reports.
 
     Runs before the model, so it looks only for what it would change: a passage sentence
-    that a *later* sentence of the passages or of the retrieved chunks (``hits``) disputes.
-    For a question about now (``facts.about_now``, with ``NewsSettings.prefer_newer``),
+    that a *later* sentence of the passages or of the retrieved chunks (``evidence.hits``)
+    disputes. For a question about now (``text.about_now``, with ``prefer_newer``),
     each such sentence gives its place to the newest sentence disputing it (or goes, if that
     one is shown already), and so does the rest of its article when the article's title
     states the old value. A replacement much longer than the sentence it replaces is not
     made (the passages must stay within their token budget).
     """
-    if not settings.prefer_newer or not facts.about_now(question):
+    if not settings.prefer_newer or not text.about_now(evidence.question):
         return list(passages)
     shown = _shown(passages)
-    items, owner = _statements_of(passages, hits, article_text)
+    items, owner = _statements_of(passages, evidence.hits, evidence.texts)
 
     def older_shown(a: Statement, b: Statement) -> bool:
         da, db = a.published or date.max, b.published or date.min
@@ -167,29 +160,29 @@ def screen(
 
 
 def cited(
+    evidence: Evidence,
     passages: Sequence[Passage],
-    hits: Sequence[Hit],
     citations: Sequence[Citation],
     encode: Encoder,
-    article_text: Callable[[str], str | None],
     settings: NewsSettings,
 ) -> list[Disagreement]:
     """The disagreements that touch what the answer rests on, each with ``used`` set.
 
     Runs after the model: a sentence of a passage the answer cites is compared with the
-    other passages and the retrieved chunks (``hits``). ``used`` says which side the
-    answer cites ("newer", "older" or "both").
+    other passages and the retrieved chunks (``evidence.hits``). ``used`` says which side
+    the answer cites ("newer", "older" or "both").
     """
     by_n = {p.n: p for p in passages}
-    spans = [(by_n[c.n].hit.doc_id, by_n[c.n].start, by_n[c.n].end) for c in citations
-             if c.n in by_n]  # fmt: skip
+    spans = [
+        (by_n[c.n].hit.doc_id, by_n[c.n].start, by_n[c.n].end) for c in citations if c.n in by_n
+    ]
     if not spans:
         return []
 
     def in_cited(doc_id: str, start: int, end: int) -> bool:
         return any(d == doc_id and s <= start and end <= e for d, s, e in spans)
 
-    items, _ = _statements_of(passages, hits, article_text)
+    items, _ = _statements_of(passages, evidence.hits, evidence.texts)
     found = find(
         items, encode, settings, keep=lambda a, b: in_cited(*_key(a)) or in_cited(*_key(b))
     )
@@ -202,27 +195,38 @@ def cited(
 
 
 def _shown(passages: Sequence[Passage]) -> set[tuple[str, int, int]]:
-    return {(p.hit.doc_id, p.start + s, p.start + e) for p in passages
-            for s, e in split_sentences(p.text)}  # fmt: skip
+    return {
+        (p.hit.doc_id, p.start + s, p.start + e)
+        for p in passages
+        for s, e in split_sentences(p.text)
+    }
 
 
 def _statements_of(
-    passages: Sequence[Passage], hits: Sequence[Hit], article_text: Callable[[str], str | None]
+    passages: Sequence[Passage], hits: Sequence[Hit], texts: Mapping[str, str]
 ) -> tuple[list[Statement], dict[tuple[str, int, int], Hit]]:
-    """The sentences of the passages' and the hits' chunks (each once), and their hits."""
+    """The sentences of the passages' and the hits' chunks (each once), and their hits.
+
+    ``texts`` are the articles' texts (``Evidence.texts``); a hit whose article could not
+    be read is taken from its own text.
+    """
     items: list[Statement] = []
     owner: dict[tuple[str, int, int], Hit] = {}
-    texts: dict[str, str] = {}
     for hit in [p.hit for p in passages] + list(hits):
-        if hit.doc_id not in texts:
-            texts[hit.doc_id] = article_text(hit.doc_id) or ""
-        text = texts[hit.doc_id]
-        base = 0 if text else hit.start
-        if not text:
-            text = hit.text
-        context = f"{hit.title}\n{text}"
-        for st in statements(hit.doc_id, hit.title, hit.published, text, hit.start - base,
-                             hit.end - base, context):  # fmt: skip
+        article = texts.get(hit.doc_id, "")
+        base = 0
+        if article[hit.start : hit.end] != hit.text:
+            article, base = hit.text, hit.start
+        context = f"{hit.title}\n{article}"
+        for st in statements(
+            hit.doc_id,
+            hit.title,
+            hit.published,
+            article,
+            hit.start - base,
+            hit.end - base,
+            context,
+        ):
             st = replace(st, start=st.start + base, end=st.end + base)
             if _key(st) not in owner:
                 owner[_key(st)] = hit
@@ -233,24 +237,20 @@ def _statements_of(
 # ---- the rules --------------------------------------------------------------------------
 
 
-def _same_setting(
-    a: Statement, b: Statement, values_a: list[facts.Value], values_b: list[facts.Value]
-) -> bool:
+def _same_setting(a: Statement, b: Statement, values_a: list[Value], values_b: list[Value]) -> bool:
     """Sentence-level conditions: same subject and scope, same way of counting and period."""
-    if facts.scope(a.sentence) != facts.scope(b.sentence):  # worldwide vs one country
+    if text.worldwide(a.sentence) != text.worldwide(b.sentence):  # worldwide vs one country
         return False
-    ca, cb = facts.counting(a.sentence), facts.counting(b.sentence)
+    ca, cb = text.counting(a.sentence), text.counting(b.sentence)
     if ca and cb and ca != cb:
         return False
-    pa, pb = facts.periods(a.sentence), facts.periods(b.sentence)
+    pa, pb = text.periods(a.sentence), text.periods(b.sentence)
     if pa and pb and pa != pb:
         return False
     return _same_subject(a, values_a, b, values_b)
 
 
-def _same_subject(
-    a: Statement, values_a: list[facts.Value], b: Statement, values_b: list[facts.Value]
-) -> bool:
+def _same_subject(a: Statement, values_a: list[Value], b: Statement, values_b: list[Value]) -> bool:
     """Whether the two sentences are about the same people, places and companies.
 
     The names of one sentence (but the disputed names) must all occur in the other article:
@@ -265,9 +265,9 @@ def _same_subject(
     )
 
 
-def _names(s: Statement, values: list[facts.Value]) -> list[str]:
+def _names(s: Statement, values: list[Value]) -> list[str]:
     disputed = {t for v in values if v.kind == "name" for t in v.name}
-    return [n for n in facts.subject_names(s.sentence) if n not in disputed]
+    return [n for n in text.subject_names(s.sentence) if n not in disputed]
 
 
 def _occur(names: list[str], context: str) -> bool:
@@ -277,9 +277,7 @@ def _occur(names: list[str], context: str) -> bool:
     )
 
 
-def _differing(
-    values_a: list[facts.Value], values_b: list[facts.Value]
-) -> tuple[facts.Value, facts.Value] | None:
+def _differing(values_a: list[Value], values_b: list[Value]) -> tuple[Value, Value] | None:
     """A value of ``values_a`` and a comparable value of ``values_b`` that differs from it.
 
     A value that agrees with any comparable value of ``values_b`` is matched, not disputed.
@@ -290,25 +288,24 @@ def _differing(
         # is which by the words before each: then those must match too.
         if _listed(va, values_a) or any(_listed(vb, values_b) for vb in comparable):
             comparable = [vb for vb in comparable if va.local & vb.local]
-        if comparable and not any(facts.same_value(va, vb) for vb in comparable):
+        if comparable and not any(text.same_value(va, vb) for vb in comparable):
             return va, comparable[0]
     return None
 
 
-def _listed(v: facts.Value, values: list[facts.Value]) -> bool:
+def _listed(v: Value, values: list[Value]) -> bool:
     """Whether a figure's sentence states another figure of the same unit."""
     return v.kind == "number" and any(
         w is not v and w.kind == v.kind and w.unit == v.unit for w in values
     )
 
 
-def _comparable(a: facts.Value, b: facts.Value) -> bool:
+def _comparable(a: Value, b: Value) -> bool:
     """Whether two values fill the same slot (what they count, their unit, their role)."""
     if a.kind != b.kind or a.modal != b.modal:
         return False
     if a.kind == "name":
-        ra, rb = _GENERIC_ROLES.get(a.role, a.role), _GENERIC_ROLES.get(b.role, b.role)
-        return ra == rb and not (a.qualifier and b.qualifier and a.qualifier != b.qualifier)
+        return text.same_role(a, b)
     shared = a.classes & b.classes
     if a.classes and b.classes and not shared:
         return False
@@ -323,22 +320,20 @@ def _comparable(a: facts.Value, b: facts.Value) -> bool:
     return bool(shared or heads or a.unit)
 
 
-def _masked(s: Statement, value: facts.Value, values: list[facts.Value]) -> str:
-    return facts.masked(s.sentence, [v for v in values if v.kind == value.kind])
+def _masked(s: Statement, value: Value, values: list[Value]) -> str:
+    return text.masked(s.sentence, [v for v in values if v.kind == value.kind])
 
 
-def _overlap(
-    a: Statement, b: Statement, values_a: list[facts.Value], values_b: list[facts.Value]
-) -> float:
+def _overlap(a: Statement, b: Statement, values_a: list[Value], values_b: list[Value]) -> float:
     """Shared words of the two sentences outside their values: overlap coefficient."""
-    wa = facts.frame_words(a.sentence, values_a)
-    wb = facts.frame_words(b.sentence, values_b)
+    wa = text.frame_words(a.sentence, values_a)
+    wb = text.frame_words(b.sentence, values_b)
     if not wa or not wb:
         return 0.0
     return len(wa & wb) / min(len(wa), len(wb))
 
 
-def _disagreement(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) -> Disagreement:
+def _disagreement(a: Statement, b: Statement, va: Value, vb: Value) -> Disagreement:
     da, db = a.published or date.min, b.published or date.min
     if (da, a.doc_id) > (db, b.doc_id):
         a, b, va, vb = b, a, vb, va
@@ -348,11 +343,11 @@ def _disagreement(a: Statement, b: Statement, va: facts.Value, vb: facts.Value) 
         older=_report(a, va),
         newer=_report(b, vb),
         same_day=same_day,
-        update=not same_day and facts.revises(b.sentence),
+        update=not same_day and text.revises(b.sentence),
     )
 
 
-def _report(s: Statement, v: facts.Value) -> Report:
+def _report(s: Statement, v: Value) -> Report:
     value = v.text
     if v.kind == "date" and v.day and not re.search(r"\d", value):  # "Wednesday 11 June 2025"
         value = f"{value} {human_date(v.day)}"

@@ -18,13 +18,6 @@ from langchain_huggingface import HuggingFaceEmbeddings
 from rag.config import EmbedSettings
 from rag.models import packaged_embedding_path
 
-# Inputs up to this many characters (a question; the sentences that context building and
-# verification score) are encoded on one thread. With two threads, every one of the
-# model's small parallel regions waits for both, and on a busy CPU (the LLM, a browser, an
-# ingest) that wait dwarfs the work: bench/results/ingest.json and retrieval.json measured a
-# question at ~40 ms on one thread against ~500-750 ms on two under load. Batches (ingest)
-# keep every core.
-SMALL_INPUT_CHARS = 16_000
 _threads_lock = threading.Lock()
 
 
@@ -33,6 +26,9 @@ class Embedder(HuggingFaceEmbeddings):
 
     Vectors are L2-normalised, so a dot product is the cosine similarity.
     """
+
+    small_input_chars: int = 16_000
+    """Inputs up to this many characters are encoded on one thread (``embed.small_input_chars``)."""
 
     @property
     def tokenizer(self) -> Any:
@@ -48,7 +44,7 @@ class Embedder(HuggingFaceEmbeddings):
         """Normalised float32 vectors, shape ``(len(texts), dim)``."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        small = sum(len(t) for t in texts) <= SMALL_INPUT_CHARS
+        small = sum(len(t) for t in texts) <= self.small_input_chars
         with _one_thread() if small else nullcontext():
             vectors = self._client.encode(
                 list(texts),
@@ -93,4 +89,5 @@ def load(settings: EmbedSettings) -> Embedder:
         model_name=name,
         model_kwargs={"device": settings.device, "local_files_only": True},
         encode_kwargs={"normalize_embeddings": True, "batch_size": settings.batch_size},
+        small_input_chars=settings.small_input_chars,
     )

@@ -1,11 +1,11 @@
 """The freshness note: an answer that rests only on old articles says so when newer ones exist.
 
 The rule (thresholds in ``NewsSettings``): the newest article the answer cites is at least
-``stale_days`` older than today; the question is about now (``facts.about_now``: not "in
+``stale_days`` older than today; the question is about now (``text.about_now``: not "in
 March", not "at first"); and the store holds an article about the same subject published
 at least ``newer_days`` after it (and not after today). "About the same subject" means the
 article is close to the question (retrieval similarity at least ``newer_similarity``) and
-mentions the question's names (``verify.unmentioned``, the rule that gates answers).
+mentions the question's names (``gate.unmentioned``, the rule that gates answers).
 
 The note is ``FreshnessNote``: "Based on a report of 2 June 2025; newer articles: “Castlemere
 dock strike ends as workers accept 6% pay deal” (12 June 2025)."
@@ -16,32 +16,33 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
-from rag import facts, verify
+from rag import gate, text
 from rag.config import NewsSettings
-from rag.types import Citation, EventSource, FreshnessNote, Hit
+from rag.types import Citation, EventSource, Evidence, FreshnessNote, Hit
 
 MAX_NEWER = 3  # newer articles named in the note
-Search = Callable[[date, date], Sequence[Hit]]  # (since, until) -> hits for the question
+Search = Callable[[date, date], Sequence[Hit]]  # (since, until) -> hits for the same question
+Read = Callable[[Hit], str]  # a hit -> its article's text
 
 
 def note(
-    question: str,
+    evidence: Evidence,
     citations: Sequence[Citation],
-    hits: Sequence[Hit],
-    today: date,
     search: Search,
-    article_text: Callable[[str], str | None],
+    read: Read,
     settings: NewsSettings,
 ) -> FreshnessNote | None:
-    """The note for an answer citing ``citations``, or None when it is not stale.
+    """The note for an answer to ``evidence`` citing ``citations``, or None when not stale.
 
-    ``hits`` (what the answer was retrieved from) are checked first; ``search`` is called
-    only for an old answer, to find newer articles retrieval did not rank.
+    ``evidence.hits`` (what the answer was retrieved from) are checked first; ``search``
+    runs only for an old answer, to find newer articles retrieval did not rank, and
+    ``read`` reads such an article only when it is new enough and close to the question.
     """
     dates = [c.published for c in citations]
-    if not dates or any(d is None for d in dates) or not facts.about_now(question):
+    if not dates or any(d is None for d in dates) or not text.about_now(evidence.question):
         return None
     based_on = max(d for d in dates if d is not None)
+    today = evidence.today
     if (today - based_on).days < settings.stale_days:
         return None
     since = based_on + timedelta(days=settings.newer_days)
@@ -49,15 +50,17 @@ def note(
         return None
     cited = {c.doc_id for c in citations}
     newer: dict[str, EventSource] = {}
-    for hit in [*hits, *search(since, today)]:
+    for hit in [*evidence.hits, *search(since, today)]:
         if (
-            hit.doc_id in cited or hit.doc_id in newer or hit.published is None
+            hit.doc_id in cited
+            or hit.doc_id in newer
+            or hit.published is None
             or not since <= hit.published <= today
             or (hit.dense or 0.0) < settings.newer_similarity
-        ):  # fmt: skip
+        ):
             continue
-        text = f"{hit.title}\n{article_text(hit.doc_id) or hit.text}"
-        if verify.unmentioned(question, [text]):
+        article = evidence.texts.get(hit.doc_id) or read(hit)
+        if gate.unmentioned(evidence.question, [f"{hit.title}\n{article}"]):
             continue
         newer[hit.doc_id] = EventSource(hit.doc_id, hit.title, hit.published)
     if not newer:

@@ -21,6 +21,7 @@ from typing import Any
 
 from dateutil import parser as dateparser
 
+from rag.config import IngestSettings
 from rag.types import Article
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
 RECORD_SUFFIXES = {".json", ".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"}
-DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = IngestSettings().max_file_bytes  # the [ingest] max_file_mb default
 
 # Invisible characters that change how text reads without being seen: zero-width, every
 # bidi control (the "Trojan Source" set, with U+061C), invisible operators, and the tag

@@ -8,22 +8,32 @@ tracing) can use newsqa's hybrid retrieval and cited answers without knowing our
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict
 
 from rag.errors import InvalidQuestionError
-from rag.types import Answer, Hit
-
-if TYPE_CHECKING:
-    from rag.assistant import Assistant
+from rag.types import Answer, AskOptions, Hit
 
 QuestionInput = str | dict[str, Any]
-_ASK_KEYS = frozenset({"question", "history", "today", "since", "until", "k"})
+# What a runnable's input dict may hold: the question and the options a caller may set.
+_INPUT_KEYS = ("question", "history", "today", "since", "until", "k")
+
+
+class Asks(Protocol):
+    """What these adapters need of an ``Assistant`` (no import of it: no cycle)."""
+
+    def ask(self, question: str, options: AskOptions | None = None, **overrides: Any) -> Answer:
+        """Answer a question."""
+        ...
 
 
 class HybridRetriever(BaseRetriever):
@@ -32,6 +42,9 @@ class HybridRetriever(BaseRetriever):
     Each ``Document`` is one chunk: ``page_content`` is its text and ``metadata`` holds
     ``doc_id, title, url, published`` (ISO date or None), ``chunk_id, score`` (fused),
     ``dense, bm25, start, end, source``.
+
+    ``invoke`` takes ``k``, ``today``, ``since`` and ``until`` as keywords too, for one call
+    (``retriever.invoke(query, k=1)``), as LangChain's standard retriever tests expect.
 
     Example:
         >>> retriever = Assistant.from_config().as_retriever(k=4)
@@ -52,12 +65,46 @@ class HybridRetriever(BaseRetriever):
     until: date | None = None
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        today: date | None = None,
+        since: date | None = None,
+        until: date | None = None,
     ) -> list[Document]:
+        """The chunks for ``query``; keywords of ``invoke`` override the fields for one call."""
         hits = self.assistant.retrieve(
-            query, k=self.k, today=self.today, since=self.since, until=self.until
+            query,
+            k=k if k is not None else self.k,
+            today=today or self.today,
+            since=since or self.since,
+            until=until or self.until,
         )
         return [to_document(hit) for hit in hits]
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        today: date | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Document]:
+        """``_get_relevant_documents`` in a worker thread (BaseRetriever's would drop ``k``)."""
+        return await run_in_executor(
+            None,
+            self._get_relevant_documents,
+            query,
+            run_manager=run_manager.get_sync(),
+            k=k,
+            today=today,
+            since=since,
+            until=until,
+        )
 
 
 def to_document(hit: Hit) -> Document:
@@ -66,15 +113,22 @@ def to_document(hit: Hit) -> Document:
         id=hit.chunk_id,
         page_content=hit.text,
         metadata={
-            "doc_id": hit.doc_id, "title": hit.title, "url": hit.url,
+            "doc_id": hit.doc_id,
+            "title": hit.title,
+            "url": hit.url,
             "published": hit.published.isoformat() if hit.published else None,
-            "chunk_id": hit.chunk_id, "score": hit.score, "dense": hit.dense, "bm25": hit.bm25,
-            "start": hit.start, "end": hit.end, "source": hit.source,
+            "chunk_id": hit.chunk_id,
+            "score": hit.score,
+            "dense": hit.dense,
+            "bm25": hit.bm25,
+            "start": hit.start,
+            "end": hit.end,
+            "source": hit.source,
         },
-    )  # fmt: skip
+    )
 
 
-def answer_runnable(assistant: Assistant) -> Runnable[QuestionInput, Answer]:
+def answer_runnable(assistant: Asks) -> Runnable[QuestionInput, Answer]:
     """``assistant.ask`` as a ``Runnable``: a question string, or a dict of ``ask``'s options.
 
     A dict holds ``question`` and optionally ``history`` (``[(question, answer), ...]``),
@@ -89,32 +143,17 @@ def answer_runnable(assistant: Assistant) -> Runnable[QuestionInput, Answer]:
 
     def ask(value: QuestionInput) -> Answer:
         question, options = _ask_options(value)
-        return assistant.ask(question, **options)
+        return assistant.ask(question, options)
 
     return RunnableLambda(ask, name="newsqa")
 
 
-def _ask_options(value: QuestionInput) -> tuple[str, dict[str, Any]]:
-    """Split a runnable's input into the question and ``Assistant.ask``'s keyword options."""
+def _ask_options(value: QuestionInput) -> tuple[str, AskOptions]:
+    """Split a runnable's input into the question and its ``AskOptions``."""
     if isinstance(value, str):
-        return value, {}
+        return value, AskOptions()
     if not isinstance(value, dict) or not isinstance(value.get("question"), str):
         raise InvalidQuestionError(
             "Input must be a question string or a dict with a 'question' string."
         )
-    unknown = set(value) - _ASK_KEYS
-    if unknown:
-        raise InvalidQuestionError(
-            f"Unknown input keys {sorted(unknown)}; use {sorted(_ASK_KEYS)}."
-        )
-    options: dict[str, Any] = {key: value[key] for key in ("k", "since", "until", "today")
-                               if key in value}  # fmt: skip
-    for key in ("today", "since", "until"):
-        if isinstance(options.get(key), str):
-            try:
-                options[key] = date.fromisoformat(options[key])
-            except ValueError as ex:
-                raise InvalidQuestionError(f"{key} must be a YYYY-MM-DD date: {ex}") from ex
-    if value.get("history"):
-        options["history"] = [(str(q), str(a)) for q, a in value["history"]]
-    return value["question"], options
+    return value["question"], AskOptions.parse(value, allowed=_INPUT_KEYS)

@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import hashlib
+import json
 import logging
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
@@ -51,6 +53,16 @@ def _context_errors(n_ctx: int) -> Iterator[None]:
         ) from ex
 
 
+class ResponseCache(Protocol):
+    """Stored model responses by prompt key (see ``LlamaCppChat.response_cache``)."""
+
+    def get(self, key: str) -> str | None:
+        """The response stored for ``key``, if any."""
+
+    def put(self, key: str, text: str) -> None:
+        """Store ``text`` as the response for ``key``."""
+
+
 class LlamaCppChat(BaseChatModel):
     """A chat model over one in-process ``llama_cpp.Llama``.
 
@@ -78,6 +90,12 @@ class LlamaCppChat(BaseChatModel):
     # so the weights counted twice in RSS (1969 MB against 1378 MB after loading the packaged
     # model; see bench/results/footprint.json). Costs ~1 s more to load.
     use_mmap: bool = False
+    stop: list[str] | None = None
+    """Stop sequences of every call, besides a call's own ``stop``."""
+
+    # Replays the model's text for a prompt it has answered before (``rag eval --llm-cache``,
+    # for tuning the rules that act after the model); None in the product.
+    response_cache: Any = None  # a ResponseCache
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -88,6 +106,16 @@ class LlamaCppChat(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llama-cpp"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """LangChain's standard tracing parameters (its standard tests check them)."""
+        params = super()._get_ls_params(stop=stop or self.stop, **kwargs)
+        model = kwargs.get("model")
+        params["ls_provider"] = "llama-cpp"
+        params["ls_model_name"] = model if isinstance(model, str) else Path(self.model_path).name
+        params["ls_temperature"] = self.temperature
+        params["ls_max_tokens"] = self.max_tokens
+        return params
 
     @property
     def llama(self) -> Any:
@@ -119,7 +147,7 @@ class LlamaCppChat(BaseChatModel):
             ],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
-            "stop": stop or [],
+            "stop": [*(self.stop or []), *(stop or [])],
             "seed": self.seed,
         }
 
@@ -130,11 +158,14 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._lock, _context_errors(self.n_ctx):
-            params = self._params(messages, stop)
-            self._prepare(params["messages"])
-            out = self.llama.create_chat_completion(**params)
-        text = out["choices"][0]["message"]["content"] or ""
+        params = self._params(messages, stop)
+        text = self._cached(params)
+        if text is None:
+            with self._lock, _context_errors(self.n_ctx):
+                self._prepare(params["messages"])
+                out = self.llama.create_chat_completion(**params)
+            text = out["choices"][0]["message"]["content"] or ""
+            self._remember(params, text)
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def _stream(
@@ -144,17 +175,42 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        params = self._params(messages, stop)
+        cached = self._cached(params)
+        if cached is not None:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=cached))
+            return
+        pieces: list[str] = []
         with self._lock, _context_errors(self.n_ctx):
-            params = self._params(messages, stop)
             self._prepare(params["messages"])
             stream = self.llama.create_chat_completion(**params, stream=True)
             for part in stream:
                 delta = part["choices"][0]["delta"].get("content")
                 if delta:
+                    pieces.append(delta)
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
                     if run_manager:
                         run_manager.on_llm_new_token(delta, chunk=chunk)
                     yield chunk
+        self._remember(params, "".join(pieces))
+
+    # ---- replayed responses (eval only) --------------------------------------------------
+
+    def _cache_key(self, params: dict[str, Any]) -> str:
+        name = Path(self.model_path).name
+        return hashlib.sha256(json.dumps([name, params], sort_keys=True).encode()).hexdigest()
+
+    def _cached(self, params: dict[str, Any]) -> str | None:
+        if self.response_cache is None:
+            return None
+        text = self.response_cache.get(self._cache_key(params))
+        if text is not None:
+            self._last_prompt = {"replayed": 1}
+        return text
+
+    def _remember(self, params: dict[str, Any], text: str) -> None:
+        if self.response_cache is not None:
+            self.response_cache.put(self._cache_key(params), text)
 
     # ---- prompt-head KV states -----------------------------------------------------------
 
@@ -353,3 +409,9 @@ def _reaching(base_url: str | None) -> Iterator[None]:
         detail = str(ex.message)[:200]
         error = ModelBusyError if ex.status_code in (429, 503) else ModelError
         raise error(f"the model server at {where} answered {ex.status_code}: {detail}") from ex
+
+
+if __name__ == "__main__":  # the child process of ``probe.ensure_model_runs``
+    import sys
+
+    sys.stdout.write(read_test_prompt(Path(sys.argv[1])) + "\n")

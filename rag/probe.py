@@ -8,7 +8,7 @@ few hundred tokens. If the child dies by a signal, the user gets one line that n
 cause and the command that rebuilds the library. A check that passed is remembered (keyed
 by the library's files, the model file and the CPU), so a normal start costs a stat or two.
 
-``python -m rag.probe MODEL.gguf`` is the child.
+``python -m rag.llm MODEL.gguf`` is the child.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def ensure_model_runs(model_path: Path) -> None:
 
 def child_command(model_path: Path) -> list[str]:
     """The child process that loads the model and reads a test prompt."""
-    return [sys.executable, "-m", "rag.probe", str(model_path)]
+    return [sys.executable, "-m", "rag.llm", str(model_path)]
 
 
 def crash_message(signum: int) -> str:
@@ -109,9 +109,3 @@ def _cpu_flags() -> str:
             return next((line for line in f if line.startswith(("flags", "Features"))), "")
     except OSError:
         return ""
-
-
-if __name__ == "__main__":
-    from rag.llm import read_test_prompt
-
-    sys.stdout.write(read_test_prompt(Path(sys.argv[1])) + "\n")

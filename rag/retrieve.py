@@ -7,25 +7,22 @@ Articles published after ``until`` (the question's "today") are never returned, 
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+import numpy as np
+
 from rag.config import RetrieveSettings
 from rag.embed import Embedder
 from rag.store import Store, date_where
+from rag.text import read_time
 from rag.types import Hit
 
 logger = logging.getLogger(__name__)
 
-# Candidates fetched without a date filter, as a multiple of those kept: the dates are
-# applied to this pool (see ``search``).
-OVERFETCH = 4
-# A date window with more chunks than this is searched with a Chroma ``where`` filter.
-MAX_WINDOW_IDS = 20_000
 # Threads shared by all searches, for their BM25 side (see ``search``).
 _BM25_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsqa-bm25")
 
@@ -37,20 +34,6 @@ class Filters:
     since: date | None = None
     until: date | None = None
     exclude: frozenset[str] = frozenset()  # doc_ids (e.g. to withhold gold articles in eval)
-
-
-# Words that make a question about "now": answer from articles published near today.
-_RELATIVE_TIME = re.compile(
-    r"\b(this|last|past|next) (week|weekend|month|year|monday|tuesday|wednesday|thursday|friday"
-    r"|saturday|sunday)\b|\b(today|yesterday|tonight|recently|latest|currently|now|so far"
-    r"|this morning|on (monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
-    re.IGNORECASE,
-)
-
-
-def is_time_relative(question: str) -> bool:
-    """Whether the question refers to time relative to when it is asked ("this week")."""
-    return bool(_RELATIVE_TIME.search(question))
 
 
 def fuse(
@@ -76,10 +59,23 @@ def search(
 
     ``Hit.score`` is the fused score; ``Hit.dense`` the cosine similarity (when the chunk
     was among the dense candidates) and ``Hit.bm25`` its BM25 score.
+    """
+    return search_with_vector(store, embedder, question, settings, filters, k)[0]
+
+
+def search_with_vector(
+    store: Store,
+    embedder: Embedder,
+    question: str,
+    settings: RetrieveSettings,
+    filters: Filters = Filters(),
+    k: int | None = None,
+) -> tuple[list[Hit], np.ndarray]:
+    """``search``, and the question's vector (the ask path embeds the question once).
 
     A date filter inside Chroma costs ~30x the query itself on 100k chunks
     (bench/results/retrieval.json), so dense search avoids it: the whole range is
-    ``OVERFETCH`` times the candidates fetched unfiltered and filtered here (a filtered
+    ``overfetch`` times the candidates fetched unfiltered and filtered here (a filtered
     query only when too few pass), and the recent window is searched by its chunk ids.
     """
     k = k or settings.k
@@ -94,7 +90,7 @@ def search(
         )
 
     def keyword_searches() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        main = _keyword(store, question, n, filters)
+        main = _keyword(store, question, n, filters, settings.overfetch)
         if recent is None:
             return main, []
         return main, store.bm25_search(question, n, since=recent.since, until=recent.until)
@@ -103,14 +99,14 @@ def search(
     # release the GIL), which saves the shorter of the two on a multi-core machine.
     keyword_future = _BM25_THREADS.submit(keyword_searches)
     vector = embedder.encode([question])[0]
-    dense = _dense(store, vector, n, filters)
+    dense = _dense(store, vector, n, filters, settings)
     keyword, keyword_recent = keyword_future.result()
     rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
     weights = [settings.dense_weight, settings.bm25_weight]
     if recent is not None:
-        weight = (settings.recent_weight_relative if is_time_relative(question)
-                  else settings.recent_weight)  # fmt: skip
-        dense_recent = _dense_window(store, vector, n, recent)
+        relative = read_time(question).relative
+        weight = settings.recent_weight_relative if relative else settings.recent_weight
+        dense_recent = _dense_window(store, vector, n, recent, settings.max_window_ids)
         rankings += [[cid for cid, _ in dense_recent], [cid for cid, _ in keyword_recent]]
         weights += [weight * settings.dense_weight, weight * settings.bm25_weight]
         dense = dense + dense_recent
@@ -122,33 +118,72 @@ def search(
         replace(hit, dense=dense_by_id.get(hit.chunk_id), bm25=bm25_by_id.get(hit.chunk_id))
         for hit in store.hits(fused)
     ]
+    return _diversify(hits, k, settings.max_per_article), vector
+
+
+def nearest(
+    store: Store,
+    vector: np.ndarray,
+    settings: RetrieveSettings,
+    filters: Filters,
+    k: int | None = None,
+) -> list[Hit]:
+    """The chunks closest in meaning to an embedded question within ``filters``: dense only.
+
+    A second look at a date window once the question is embedded (no BM25, no fusion);
+    ``Hit.dense`` and ``Hit.score`` are the cosine similarity.
+    """
+    k = k or settings.k
+    dense = _dense(store, vector.tolist(), max(settings.candidates, k), filters, settings)
+    hits = [replace(hit, dense=hit.score) for hit in store.hits(dense)]
     return _diversify(hits, k, settings.max_per_article)
 
 
+def read_articles(
+    store: Store, hits: Sequence[Hit], known: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The text of each hit's article, each read once (the hit's own text when it is gone).
+
+    ``known`` holds texts already read for the same question: they are not read again.
+    """
+    texts: dict[str, str] = {}
+    for hit in hits:
+        if hit.doc_id in texts:
+            continue
+        if known and hit.doc_id in known:
+            texts[hit.doc_id] = known[hit.doc_id]
+            continue
+        stored = store.article(hit.doc_id)
+        texts[hit.doc_id] = stored.text if stored and stored.text else hit.text
+    return texts
+
+
 def _dense(
-    store: Store, vector: Sequence[float], n: int, filters: Filters
+    store: Store, vector: Sequence[float], n: int, filters: Filters, settings: RetrieveSettings
 ) -> list[tuple[str, float]]:
     """The ``n`` nearest chunks within ``filters``: filtered in Python when enough pass."""
     if not (filters.since or filters.until):
         return store.dense_search(vector, n)
-    fetch = n * OVERFETCH
+    fetch = n * settings.overfetch
     pool = store.dense_search(vector, fetch)
     found = _within(pool, store.published([cid for cid, _ in pool]), filters, n)
     if len(found) < n and len(pool) == fetch:  # most of the store is outside the dates
         if filters.since and filters.until:
-            return _dense_window(store, vector, n, filters)
+            return _dense_window(store, vector, n, filters, settings.max_window_ids)
         found = store.dense_search(vector, n, where=date_where(filters.since, filters.until))
     return found
 
 
-def _keyword(store: Store, question: str, n: int, filters: Filters) -> list[tuple[str, float]]:
+def _keyword(
+    store: Store, question: str, n: int, filters: Filters, overfetch: int
+) -> list[tuple[str, float]]:
     """The ``n`` best BM25 matches within ``filters``, filtered in Python like ``_dense``.
 
     The date filter in SQL joins every matching row to its article before ranking.
     """
     if not (filters.since or filters.until):
         return store.bm25_search(question, n)
-    fetch = n * OVERFETCH
+    fetch = n * overfetch
     pool = store.bm25_search(question, fetch)
     found = _within(pool, store.published([cid for cid, _ in pool]), filters, n)
     if len(found) < n and len(pool) == fetch:
@@ -157,20 +192,22 @@ def _keyword(store: Store, question: str, n: int, filters: Filters) -> list[tupl
 
 
 def _dense_window(
-    store: Store, vector: Sequence[float], n: int, window: Filters
+    store: Store, vector: Sequence[float], n: int, window: Filters, max_ids: int
 ) -> list[tuple[str, float]]:
     """The ``n`` nearest chunks in a date window, searched among its chunk ids if few."""
     assert window.since and window.until
     ids = store.window_ids(window.since, window.until)
-    if len(ids) > MAX_WINDOW_IDS:  # a long window: listing its ids costs more than a filter
+    if len(ids) > max_ids:  # a long window: listing its ids costs more than a filter
         return store.dense_search(vector, n, where=date_where(window.since, window.until))
     return store.dense_search(vector, n, ids=ids)
 
 
 def _within(
-    scored: Sequence[tuple[str, float]], published: dict[str, date | None], filters: Filters,
+    scored: Sequence[tuple[str, float]],
+    published: dict[str, date | None],
+    filters: Filters,
     n: int,
-) -> list[tuple[str, float]]:  # fmt: skip
+) -> list[tuple[str, float]]:
     """The first ``n`` of ``scored`` published within ``filters`` (undated chunks pass)."""
     since, until = filters.since or date.min, filters.until or date.max
     out = []

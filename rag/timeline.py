@@ -6,46 +6,37 @@ Extractive: every event is an exact sentence of its article, dated by the articl
    chunks, at most ``max_per_article`` per article).
 2. An article covers the topic when one of its chunks is close to it (dense similarity at
    least ``timeline_min_similarity``, or every keyword in its title), it mentions the
-   topic's names (``verify.unmentioned``, the rule that gates answers) and more than half
+   topic's names (``gate.unmentioned``, the rule that gates answers) and more than half
    of the topic's keywords.
 3. Its event is the sentence, among its lead (first two sentences) and the retrieved
    chunks, that best matches the topic *and* states something dated: a verb of happening
-   and a time expression, not background or a quote (``facts.eventfulness``). Score: cosine
+   and a time expression, not background or a quote (``text.eventfulness``). Score: cosine
    to the topic + 0.5 x keyword share + 0.3 x eventfulness + 0.2 for the first sentence
    (0.1 for the second).
 4. Near-duplicates are one event: sentences of different articles at most ``merge_days``
    apart, at least ``merge_similarity`` alike, that do not disagree (``disagree.find``).
    The earliest report stays; every article reporting it is listed in ``sources``.
 5. ``limit``: the best-scoring events are kept, then ordered by date.
+
+``headings`` adds a one-line heading per event (one model call, the prompt in
+``rag.answer``), each verified against its event's sentence like an answer sentence.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import StrOutputParser
-from langchain_core.prompts import ChatPromptTemplate
 
-from rag import disagree, facts, verify
-from rag.chunk import split_sentences
-from rag.config import NewsSettings
-from rag.context import is_instruction
-from rag.store import query_terms
-from rag.types import EventSource, Hit, Passage, Timeline, TimelineEvent
+from rag import answer, disagree, gate, text, verify
+from rag.config import NewsSettings, VerifySettings
+from rag.text import query_terms, split_sentences
+from rag.types import Encoder, EventSource, Evidence, Hit, Passage, Timeline, TimelineEvent
 
-Encoder = Callable[[Sequence[str]], np.ndarray]
 LEAD_SENTENCES = 2  # a news article states its event first
-# The heading prompt (it belongs with the other prompts in rag/answer.py).
-HEADINGS_SYSTEM = (
-    "You write headings for a news timeline. For each numbered event, write one short "
-    "heading of at most eight words that says what happened, using only words from that "
-    "event. Reply with one line per event: the number, a full stop, the heading."
-)
 
 
 @dataclass(frozen=True)
@@ -61,9 +52,7 @@ class _Candidate:
 
 
 def build(
-    topic: str,
-    hits: Sequence[Hit],
-    article_text: Callable[[str], str | None],
+    evidence: Evidence,
     encode: Encoder,
     settings: NewsSettings,
     *,
@@ -71,24 +60,29 @@ def build(
     since: date | None = None,
     until: date | None = None,
 ) -> Timeline:
-    """The timeline of ``topic`` from retrieved ``hits`` (see the module docstring)."""
-    window = _window(since, until)
+    """The timeline of ``evidence.question`` (the topic) from its hits (module docstring).
+
+    ``evidence.texts`` holds the article texts (each read once); ``encode`` should be
+    ``evidence.encoder(...)``.
+    """
+    topic, hits, window = evidence.question, evidence.hits, _window(since, until)
     if not hits:
         terms = ", ".join(query_terms(topic)[:8])
         return Timeline(topic, [], f"no article matches the topic{window} (searched for: {terms})")
     by_doc: dict[str, list[Hit]] = {}
     for hit in hits:
         by_doc.setdefault(hit.doc_id, []).append(hit)
-    texts = {d: article_text(d) or " ".join(h.text for h in hs) for d, hs in by_doc.items()}
+    texts = evidence.texts
     covering = {d: hs for d, hs in by_doc.items() if _covers(topic, hs, texts[d], settings)}
     if not covering:
         closest = max(hits, key=lambda h: h.dense or 0.0)
-        missing = verify.unmentioned(topic, [f"{h.title}\n{texts[h.doc_id]}" for h in hits])
+        missing = gate.unmentioned(topic, [f"{h.title}\n{texts[h.doc_id]}" for h in hits])
+        if missing:
+            return Timeline(topic, [], f"no article{window} mentions {', '.join(missing)}")
         why = (
-            f"no article{window} mentions {', '.join(missing)}" if missing else
             f"no article{window} is about the topic (closest: “{closest.title}”, similarity "
             f"{closest.dense or 0.0:.2f}, needed {settings.timeline_min_similarity:.2f})"
-        )  # fmt: skip
+        )
         return Timeline(topic, [], why)
     candidates = {d: _candidates(topic, hs, texts[d]) for d, hs in covering.items()}
     candidates = {d: cs[: settings.timeline_sentences] for d, cs in candidates.items() if cs}
@@ -110,7 +104,12 @@ def build(
     return Timeline(topic, [event for _, event in ordered])
 
 
-def headings(timeline: Timeline, llm: BaseChatModel, encode: Encoder) -> Timeline:
+def headings(
+    timeline: Timeline,
+    llm: BaseChatModel,
+    encode: Encoder,
+    settings: VerifySettings = VerifySettings(),  # noqa: B008 (frozen)
+) -> Timeline:
     """The timeline with a one-line heading per event, each verified against its sentence.
 
     One model call for all events; a heading its event's sentence does not support (names,
@@ -118,56 +117,59 @@ def headings(timeline: Timeline, llm: BaseChatModel, encode: Encoder) -> Timelin
     """
     if not timeline.events:
         return timeline
-    listing = "\n".join(f"{i}. {e.quote}" for i, e in enumerate(timeline.events, 1))
-    prompt = ChatPromptTemplate.from_messages(
-        [("system", HEADINGS_SYSTEM), ("human", "Topic: {topic}\n\nEvents:\n{events}")]
-    )
-    reply = (prompt | llm | StrOutputParser()).invoke({"topic": timeline.topic, "events": listing})
-    lines = dict(re.findall(r"^\s*(\d+)[.)]\s*(.+?)\s*$", reply, re.MULTILINE))
+    quotes = [e.quote for e in timeline.events]
+    lines = answer.write_headings(llm, timeline.topic, quotes)
     events = []
-    for i, event in enumerate(timeline.events, 1):
-        heading = lines.get(str(i), "").strip().strip('"“”')
+    for event, heading in zip(timeline.events, lines, strict=True):
         if heading:
-            hit = Hit("", event.doc_id, event.title, event.quote, event.start, event.end, 0.0,
-                      published=event.published)  # fmt: skip
+            hit = Hit(
+                "",
+                event.doc_id,
+                event.title,
+                event.quote,
+                event.start,
+                event.end,
+                0.0,
+                published=event.published,
+            )
             passage = Passage(1, hit, event.quote, event.start, event.end)
-            checked = verify.verify(timeline.topic, f"{heading} [1].", [passage], encode)
+            checked = verify.verify(timeline.topic, f"{heading} [1].", [passage], encode, settings)
             heading = checked.text.replace(" [1]", "").strip() if checked.citations else ""
         events.append(replace(event, heading=heading or None))
     return replace(timeline, events=events)
 
 
-def _covers(topic: str, hits: Sequence[Hit], text: str, settings: NewsSettings) -> bool:
+def _covers(topic: str, hits: Sequence[Hit], article: str, settings: NewsSettings) -> bool:
     close = max((h.dense or 0.0) for h in hits) >= settings.timeline_min_similarity
     if not close and _keyword_share(topic, hits[0].title) < 1.0:  # a short topic ("fire")
         return False
-    full = f"{hits[0].title}\n{text}"
-    if verify.unmentioned(topic, [full]):
+    full = f"{hits[0].title}\n{article}"
+    if gate.unmentioned(topic, [full]):
         return False
     return _keyword_share(topic, full) > 0.5
 
 
-def _keyword_share(topic: str, text: str) -> float:
-    """The share of the topic's keywords in ``text`` ("dock" is in "dockworkers")."""
-    terms = [facts.stem(t) for t in query_terms(topic)]
+def _keyword_share(topic: str, passage: str) -> float:
+    """The share of the topic's keywords in ``passage`` ("dock" is in "dockworkers")."""
+    terms = [text.stem(t) for t in query_terms(topic)]
     if not terms:
         return 0.0
-    words = {facts.stem(w) for w in query_terms(text)} | set(query_terms(text))
+    words = {text.stem(w) for w in query_terms(passage)} | set(query_terms(passage))
     found = sum(1 for t in terms if t in words or any(w.startswith(t) for w in words))
     return found / len(terms)
 
 
-def _candidates(topic: str, hits: Sequence[Hit], text: str) -> list[_Candidate]:
+def _candidates(topic: str, hits: Sequence[Hit], article: str) -> list[_Candidate]:
     """The article's eventful sentences in its lead and retrieved chunks, best first."""
-    spans = split_sentences(text)
+    spans = split_sentences(article)
     out = []
     for i, (s, e) in enumerate(spans):
         lead = i < LEAD_SENTENCES
         if not lead and not any(h.start <= s and e <= h.end for h in hits):
             continue
-        sentence = text[s:e]
-        event = facts.eventfulness(sentence)
-        if event == 0 or is_instruction(sentence):
+        sentence = article[s:e]
+        event = text.eventfulness(sentence)
+        if event == 0 or text.is_instruction(sentence):
             continue
         share = _keyword_share(topic, sentence)
         out.append(_Candidate(hits[0], s, e, sentence, share, event, lead, i == 0))
@@ -195,27 +197,39 @@ def _merge(
     events = []
     for score, first, _, members in groups:
         sources = [EventSource(m.hit.doc_id, m.hit.title, m.hit.published) for m in members]
-        events.append(
-            (score, TimelineEvent(first.hit.published, first.hit.doc_id, first.hit.title,
-                                  first.quote, first.start, first.end, sources))
-        )  # fmt: skip
+        hit = first.hit
+        event = TimelineEvent(
+            hit.published, hit.doc_id, hit.title, first.quote, first.start, first.end, sources
+        )
+        events.append((score, event))
     return events
 
 
 def _same_event(
-    a: _Candidate, va: np.ndarray, b: _Candidate, vb: np.ndarray, encode: Encoder,
+    a: _Candidate,
+    va: np.ndarray,
+    b: _Candidate,
+    vb: np.ndarray,
+    encode: Encoder,
     settings: NewsSettings,
-) -> bool:  # fmt: skip
+) -> bool:
     da, db = a.hit.published, b.hit.published
     if da is None or db is None or abs((db - da).days) > settings.merge_days:
         return False
     if float(va @ vb) < settings.merge_similarity:
         return False
     pair = [
-        disagree.Statement(c.hit.doc_id, c.hit.title, c.hit.published, c.quote, c.start, c.end,
-                           f"{c.hit.title}\n{c.quote}")
+        disagree.Statement(
+            c.hit.doc_id,
+            c.hit.title,
+            c.hit.published,
+            c.quote,
+            c.start,
+            c.end,
+            f"{c.hit.title}\n{c.quote}",
+        )
         for c in (a, b)
-    ]  # fmt: skip
+    ]
     return not disagree.find(pair, encode, settings)
 
 

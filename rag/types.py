@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from rag.errors import InvalidQuestionError
+from rag.text.days import human_date
+
+Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> one normalised vector per text
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,14 @@ class Chunk:
     text: str
     start: int
     end: int
+
+
+class IndexedArticle(NamedTuple):
+    """An article ready for the store: its content hash and its chunks (``Store.put``)."""
+
+    article: Article
+    content_hash: str
+    chunks: list[Chunk]
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ class Answer:
     standalone_question: str | None = None
     disagreements: list[Disagreement] = field(default_factory=list)
     freshness: FreshnessNote | None = None
+    # What the model read (empty when the gate refused before the model ran); not in to_dict.
+    passages: list[Passage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape printed by ``rag ask --json`` (names are a public contract)."""
@@ -117,6 +135,104 @@ class Answer:
             "disagreements": [d.to_dict() for d in self.disagreements],
             "freshness_note": self.freshness.to_dict() if self.freshness else None,
         }
+
+
+_ASK_KEYS = ("k", "today", "since", "until", "history", "exclude")
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """How to answer a question, besides the question: the Python API, CLI, REST and UI share it.
+
+    ``today`` (default: the real date) is the date the question is asked on: relative dates
+    resolve against it and articles published after it are never used. ``since``/``until``
+    limit the publication dates, ``exclude`` names articles (doc_ids) that must not be used,
+    and ``history`` holds the earlier (question, answer) turns of a conversation.
+    """
+
+    k: int | None = None
+    today: date | None = None
+    since: date | None = None
+    until: date | None = None
+    history: Sequence[tuple[str, str]] = ()
+    exclude: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "history", tuple((str(q), str(a)) for q, a in self.history))
+        object.__setattr__(self, "exclude", frozenset(self.exclude))
+
+    @classmethod
+    def of(cls, options: AskOptions | None = None, **overrides: Any) -> AskOptions:
+        """``options`` (default: none set) with the keyword ``overrides`` that are not None."""
+        unknown = set(overrides) - set(_ASK_KEYS)
+        if unknown:
+            raise TypeError(f"unknown ask options {sorted(unknown)}; use {list(_ASK_KEYS)}")
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return dataclasses.replace(options or cls(), **given)
+
+    @classmethod
+    def parse(cls, values: Mapping[str, Any], allowed: Iterable[str] = _ASK_KEYS) -> AskOptions:
+        """From JSON-like values (ISO dates); a bad one raises ``InvalidQuestionError``.
+
+        ``allowed`` keys may include some that are not options (such as ``question``), which
+        are left out.
+        """
+        unknown = set(values) - set(allowed)
+        if unknown:
+            raise InvalidQuestionError(
+                f"Unknown input keys {sorted(unknown)}; use {sorted(allowed)}."
+            )
+        given = {key: value for key, value in values.items() if key in _ASK_KEYS}
+        for key in ("today", "since", "until"):
+            if isinstance(given.get(key), str):
+                try:
+                    given[key] = date.fromisoformat(given[key])
+                except ValueError as ex:
+                    raise InvalidQuestionError(f"{key} must be a YYYY-MM-DD date: {ex}") from ex
+        return cls.of(**given)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one question is answered from: read and computed once, passed down the ask path.
+
+    ``texts`` holds the text of every retrieved article (the hit's own text when the article
+    is gone) and ``vector`` the question's embedding from retrieval. ``vectors`` keeps the
+    embedding of every sentence embedded while answering: context fills it, verification
+    reads it (see ``encoder``).
+    """
+
+    question: str  # as searched for: the standalone question of a follow-up
+    today: date
+    hits: list[Hit]
+    texts: dict[str, str]
+    vector: np.ndarray
+    vectors: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def text(self, doc_id: str) -> str:
+        """The article's text (a hit's own text when the article could not be read)."""
+        return self.texts[doc_id]
+
+    def articles(self, hits: Sequence[Hit] | None = None) -> dict[str, Hit]:
+        """One hit per article of ``hits`` (default: all), in order of their best hit."""
+        return {h.doc_id: h for h in (self.hits if hits is None else hits)}
+
+    def with_hits(self, hits: Sequence[Hit]) -> Evidence:
+        """The same evidence narrowed to ``hits`` (it shares the embedded sentences)."""
+        return dataclasses.replace(self, hits=list(hits), vectors=self.vectors)
+
+    def encoder(self, encode: Encoder) -> Encoder:
+        """``encode``, reusing the vectors of texts embedded before and keeping new ones."""
+
+        def cached(texts: Sequence[str]) -> np.ndarray:
+            missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+            if missing:
+                self.vectors.update(zip(missing, encode(missing), strict=True))
+            if not texts:
+                return np.zeros((0, len(self.vector)), dtype=np.float32)
+            return np.stack([self.vectors[t] for t in texts])
+
+        return cached
 
 
 @dataclass(frozen=True)
@@ -180,7 +296,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``{doc_id, title, published, quote, start, end, value}``."""
-        return _jsonable(dataclasses.asdict(self))
+        return _json(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -218,15 +334,7 @@ class Disagreement:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``{kind, older, newer, same_day, update, used, text}`` (reports as ``Report``)."""
-        return {
-            "kind": self.kind,
-            "older": self.older.to_dict(),
-            "newer": self.newer.to_dict(),
-            "same_day": self.same_day,
-            "update": self.update,
-            "used": self.used,
-            "text": self.text,
-        }
+        return {**_json(dataclasses.asdict(self)), "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -239,7 +347,7 @@ class EventSource:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``{doc_id, title, published}``."""
-        return _jsonable(dataclasses.asdict(self))
+        return _json(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -257,11 +365,7 @@ class FreshnessNote:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``{based_on, newer: [{doc_id, title, published}], text}``."""
-        return {
-            "based_on": self.based_on.isoformat(),
-            "newer": [s.to_dict() for s in self.newer],
-            "text": self.text,
-        }
+        return {**_json(dataclasses.asdict(self)), "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -282,16 +386,7 @@ class TimelineEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``{published, doc_id, title, quote, start, end, sources, heading}``."""
-        return {
-            "published": self.published.isoformat() if self.published else None,
-            "doc_id": self.doc_id,
-            "title": self.title,
-            "quote": self.quote,
-            "start": self.start,
-            "end": self.end,
-            "sources": [s.to_dict() for s in self.sources],
-            "heading": self.heading,
-        }
+        return _json(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -304,11 +399,7 @@ class Timeline:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``rag timeline --json``: ``{topic, events, reason}``."""
-        return {
-            "topic": self.topic,
-            "events": [e.to_dict() for e in self.events],
-            "reason": self.reason,
-        }
+        return _json(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -345,10 +436,14 @@ class Changes:
         }
 
 
-def human_date(day: date | None) -> str:
-    """``2 June 2025`` (or "undated")."""
-    return f"{day.day} {day:%B %Y}" if day else "undated"
-
-
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in d.items()}
+
+
+def _json(value: Any) -> Any:
+    """``value`` with its dates as ISO strings, in nested dicts and lists too."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value.isoformat() if isinstance(value, date) else value

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from rag import answer, context
+from rag.text import is_refusal
 from rag.types import Hit, Passage
 
 
@@ -24,45 +25,6 @@ def passage(n: int, text: str = "", doc_id: str | None = None) -> Passage:
 PASSAGES = [passage(1), passage(2), passage(3)]
 
 
-def cited(text: str) -> tuple[str, list[int]]:
-    cleaned, citations = answer.parse_citations(text, PASSAGES)
-    return cleaned, [c.n for c in citations]
-
-
-def test_valid_marker_becomes_a_citation():
-    cleaned, citations = answer.parse_citations("It opened in 1932 [2].", PASSAGES)
-    assert cleaned == "It opened in 1932 [2]."
-    (c,) = citations
-    p = PASSAGES[1]
-    assert (c.n, c.doc_id, c.chunk_id, c.title, c.url) == (2, "doc2", "doc2:00000", "Title 2",
-                                                           "https://x.org/2")  # fmt: skip
-    assert (c.quote, c.start, c.end, c.published) == (p.text, p.start, p.end, date(2024, 1, 2))
-    assert c.score == pytest.approx(0.5)
-
-
-def test_out_of_range_markers_are_dropped():
-    assert cited("It opened in 1932 [7].") == ("It opened in 1932.", [])
-    assert cited("Zero [0] and one [1].") == ("Zero and one [1].", [1])
-    assert cited("Mixed [1, 9].") == ("Mixed [1].", [1])
-
-
-def test_grouped_and_adjacent_markers():
-    assert cited("Both [1, 2].") == ("Both [1][2].", [1, 2])
-    assert cited("Both [1][2].") == ("Both [1][2].", [1, 2])
-    assert cited("Both [1; 3].") == ("Both [1][3].", [1, 3])
-    assert cited("Twice [2, 2].") == ("Twice [2].", [2])
-
-
-def test_citations_in_order_of_first_mention():
-    text, order = cited("First [3]. Then [1]. Again [3]. Last [2].")
-    assert order == [3, 1, 2]
-    assert text == "First [3]. Then [1]. Again [3]. Last [2]."
-
-
-def test_text_without_markers_has_no_citations():
-    assert cited("No markers here.") == ("No markers here.", [])
-
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -75,14 +37,14 @@ def test_text_without_markers_has_no_citations():
     ],
 )
 def test_refusals(text):
-    assert answer.is_refusal(text)
+    assert is_refusal(text)
 
 
 @pytest.mark.parametrize(
     "text", ["The bridge opened on Tuesday [1].", "Riverside Rovers won 3-1 [2]."]
 )
 def test_answers_are_not_refusals(text):
-    assert not answer.is_refusal(text)
+    assert not is_refusal(text)
 
 
 def test_passages_are_grouped_by_article_and_cannot_close_the_fence():

@@ -1,4 +1,4 @@
-"""The REST API (rag/api.py) through FastAPI's TestClient: real embedder and Chroma, fake LLM."""
+"""The REST API (ui/api.py) through FastAPI's TestClient: real embedder and Chroma, fake LLM."""
 
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatResult
 from schemathesis.checks import not_a_server_error
 
-from rag import api
-from rag.api import AnswerOut, create_api
 from rag.assistant import Assistant
-from rag.config import IngestSettings
+from rag.config import IngestSettings, ServeSettings
 from rag.errors import ModelError
+from ui.api import AnswerOut, create_api
 
 BRIDGE = Path(__file__).parent / "data" / "articles" / "bridge.md"
 BRIDGE_Q = "When did the Harbour Bridge open?"
@@ -153,19 +152,18 @@ def test_model_errors_are_503(client, settings, embedder):
     assert r.status_code == 503 and "http://127.0.0.1:9/v1" in r.json()["error"]
 
 
-def test_model_busy_is_503_with_retry_after(client, monkeypatch):
-    monkeypatch.setattr(api, "MODEL_SLOTS", 0)
-    c = client(BRIDGE_REPLY)
+def test_model_busy_is_503_with_retry_after(client, settings):
+    c = client(BRIDGE_REPLY, settings=settings.with_overrides(serve={"model_slots": 0}))
     r = c.post("/api/ask", json={"question": BRIDGE_Q})
-    assert r.status_code == 503 and r.headers["retry-after"] == str(api.RETRY_AFTER_S)
+    assert r.status_code == 503 and r.headers["retry-after"] == str(settings.serve.retry_after_s)
     assert "busy" in r.json()["error"]
     r = c.post("/api/ingest", files={"files": ("a.md", ARTICLE)})
     assert r.status_code == 503
 
 
-def test_every_request_gives_its_model_slot_back(client, monkeypatch):
-    monkeypatch.setattr(api, "MODEL_SLOTS", 1)
-    c = client(BRIDGE_REPLY, "It opened on Tuesday [1].", BRIDGE_REPLY, BRIDGE_REPLY)
+def test_every_request_gives_its_model_slot_back(client, settings):
+    one = settings.with_overrides(serve={"model_slots": 1})
+    c = client(BRIDGE_REPLY, "It opened on Tuesday [1].", BRIDGE_REPLY, BRIDGE_REPLY, settings=one)
     for stream in (True, False, True):
         r = c.post("/api/ask", json={"question": BRIDGE_Q, "today": TODAY, "stream": stream})
         assert r.status_code == 200, r.text
@@ -247,7 +245,7 @@ def test_bad_ingest_requests(client, kwargs, status):
 def test_oversize_requests_are_refused_before_parsing(client, settings, embedder, fake_llm):
     small = settings.with_overrides(ingest=IngestSettings(max_file_mb=0.01))
     c = client(assistant=Assistant(small, llm=fake_llm(), embedder=embedder))
-    limit = small.ingest.max_file_bytes + api.UPLOAD_OVERHEAD_BYTES
+    limit = small.ingest.max_file_bytes + small.serve.upload_overhead_kb * 1024
     big = b"x" * (limit + 1)
 
     # Not even valid multipart: the size alone refuses it.
@@ -261,7 +259,7 @@ def test_oversize_requests_are_refused_before_parsing(client, settings, embedder
     r = c.post("/api/ingest", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
 
-    r = c.post("/api/ask", json={"question": "x" * (api.MAX_JSON_BYTES + 1)})
+    r = c.post("/api/ask", json={"question": "x" * (ServeSettings().max_json_kb * 1024 + 1)})
     assert r.status_code == 413
     # A file over max_file_mb inside a request under the limit is refused by ingest itself.
     payload = b"# Big\n\n" + b"word " * 4000
@@ -367,7 +365,7 @@ def test_fuzzed_requests_never_get_a_server_error(api_schema):
 
 
 def test_serve_mounts_the_chat_beside_the_api(make_assistant, monkeypatch):
-    from ui.app import build_server
+    from ui.server import build_server
 
     monkeypatch.delenv("NEWSQA_API_TOKEN", raising=False)
     app = build_server(make_assistant(), "127.0.0.1", 7860, [("ann", "pw")])

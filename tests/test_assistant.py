@@ -11,7 +11,7 @@ from fakes import QuotingChatModel
 
 from rag import Answer, Assistant, EmptyStoreError, Token
 from rag.errors import InvalidQuestionError
-from rag.store import Store
+from rag.store import LocalStore
 
 DATA = Path(__file__).parent / "data" / "articles"
 TODAY = date(2024, 12, 1)  # after every test article
@@ -177,7 +177,7 @@ def test_list_and_delete(make_assistant):
 
 
 def test_collaborators_are_injected_not_loaded(settings, embedder, fake_llm):
-    store = Store(settings.store_path)
+    store = LocalStore(settings.store_path)
     llm = fake_llm()
     assistant = Assistant(settings, llm=llm, embedder=embedder, store=store)
     assert assistant.store is store and assistant.embedder is embedder and assistant.llm is llm

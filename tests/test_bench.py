@@ -91,9 +91,9 @@ def test_normalised_contains_gold():
     finally:
         sys.path.remove(str(BENCH))
     assert normalise("The U.S. cut 50%!") == "us cut 50"
-    assert contains_gold("Biden aims to reduce US cancer deaths by at least 50% [1].",
-                         ["Reduce US cancer deaths by at least 50%"])  # fmt: skip
-    assert not contains_gold("The articles don't say.", ["Rihanna"])
+    assert contains_gold("Officials aim to cut U.S. rail fares by at least 30% [1].",
+                         ["Cut US rail fares by at least 30%"])  # fmt: skip
+    assert not contains_gold("The articles don't say.", ["Elena Ruiz"])
 
 
 @pytest.mark.integration
@@ -104,6 +104,11 @@ def test_answer_bench(tmp_path):
     for name in ("ours", "ours_wide", "naive"):
         assert results[name]["ttft_s"]["n"] == 1
         assert results[name]["accuracy_overall"] in (0.0, 1.0)
+    # Figures and question ids only: no question or answer text of the (unlicensed) dev set.
+    (row,) = results["per_question"]
+    question = json.loads(QUESTIONS.read_text().splitlines()[0])
+    assert row["id"] == question["id"] and "text" not in row["ours"]
+    assert question["question"] not in json.dumps(results, ensure_ascii=False)
     assert set(results["targets"]) == {"ours", "ours_wide"}
     assert results["targets"]["ours_wide"]["ttft_p50_ratio"]["measured"] > 0
 

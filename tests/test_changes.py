@@ -84,8 +84,9 @@ def test_newer_articles_that_only_repeat_change_nothing(embedder):
     before = Answer("q", "a", [citation("first", date(2025, 6, 2), said)])
     after = Answer("q", "a", [citation("second", date(2025, 6, 4), again)])
 
-    result = compare("q", date(2025, 6, 3), date(2025, 6, 20), before, after, embedder.encode,
-                     NewsSettings())  # fmt: skip
+    result = compare(
+        "q", date(2025, 6, 3), date(2025, 6, 20), before, after, embedder.encode, NewsSettings()
+    )
 
     assert not result.changed
     assert result.difference == "No newer article changes this (newest article: 4 June 2025)."
@@ -138,11 +139,24 @@ def test_json_shape(story_assistant):
     data = result.to_dict()
 
     assert set(data) == {
-        "question", "since", "today", "before", "after", "changed", "difference", "evidence",
+        "question",
+        "since",
+        "today",
+        "before",
+        "after",
+        "changed",
+        "difference",
+        "evidence",
         "newest",
-    }  # fmt: skip
+    }
     assert data["since"] == "2025-06-07" and data["newest"] == "2025-06-12"
     assert data["before"]["citations"][0]["published"] == "2025-06-06"
     assert set(data["evidence"][0]) == {
-        "doc_id", "title", "published", "quote", "start", "end", "value",
-    }  # fmt: skip
+        "doc_id",
+        "title",
+        "published",
+        "quote",
+        "start",
+        "end",
+        "value",
+    }

@@ -58,7 +58,7 @@ def test_every_command_and_option_has_help(command):
 def test_group_help_lists_the_commands():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for name in ["ingest", "ask", "search", "list", "delete", "serve"]:
+    for name in ["ingest", "ask", "search", "list", "delete", "serve", "mcp"]:
         assert name in result.output
 
 

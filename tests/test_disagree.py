@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fakes import QuotingChatModel
 
-from rag import facts
+from rag import text
 from rag.config import NewsSettings
-from rag.news_eval import load_pairs, score_pairs
+from rag.eval.news import load_pairs, score_pairs
 
 PAIRS = Path(__file__).parent / "data" / "disagreements" / "pairs.jsonl"
 
@@ -19,30 +19,33 @@ PAIRS = Path(__file__).parent / "data" / "disagreements" / "pairs.jsonl"
 # ---- reading values -----------------------------------------------------------------------
 
 
-def one(sentence: str, kind: str, published: date | None = None) -> facts.Value:
-    (value,) = [v for v in facts.values(sentence, published) if v.kind == kind]
+def one(sentence: str, kind: str, published: date | None = None) -> text.Value:
+    (value,) = [v for v in text.values(sentence, published) if v.kind == kind]
     return value
 
 
 @pytest.mark.parametrize(
     ("sentence", "published", "day"),
     [
-        ("The footbridge, which collapsed on Monday, will be replaced.", date(2025, 5, 14),
-         date(2025, 5, 12)),
+        (
+            "The footbridge, which collapsed on Monday, will be replaced.",
+            date(2025, 5, 14),
+            date(2025, 5, 12),
+        ),
         ("A footbridge over the river collapsed yesterday.", date(2025, 5, 13), date(2025, 5, 12)),
         ("The tram strike will end on Sunday.", date(2025, 6, 6), date(2025, 6, 8)),
         ("The bridge will reopen on Wednesday 21 May.", date(2025, 5, 13), date(2025, 5, 21)),
         ("The trial will begin on 3 February.", date(2025, 1, 9), date(2025, 2, 3)),
         ("Elections were held on 28 December.", date(2026, 1, 2), date(2025, 12, 28)),
     ],
-)  # fmt: skip
+)
 def test_days_are_resolved_against_the_article_date(sentence, published, day):
     assert one(sentence, "date", published).day == day
 
 
 def test_the_day_something_was_said_is_not_a_fact():
     sentence = "Talks collapsed, the union said on Friday."
-    assert [v for v in facts.values(sentence, date(2025, 6, 6)) if v.kind == "date"] == []
+    assert [v for v in text.values(sentence, date(2025, 6, 6)) if v.kind == "date"] == []
 
 
 @pytest.mark.parametrize(
@@ -73,7 +76,7 @@ def test_figures_with_what_they_count(sentence, number, unit, bound):
     ],
 )
 def test_numbers_that_are_not_the_figure(sentence):
-    figures = [v.text for v in facts.values(sentence) if v.kind == "number"]
+    figures = [v.text for v in text.values(sentence) if v.kind == "number"]
     assert figures in ([], ["Twenty"])
 
 
@@ -87,13 +90,13 @@ def test_names_in_a_role():
 
 
 def test_values_that_agree():
-    def number(text: str) -> facts.Value:
+    def number(text: str) -> text.Value:
         return one(text, "number")
 
-    assert facts.same_value(number("about 3,000 came"), number("3,200 came"))
-    assert facts.same_value(number("at least 20 were hurt"), number("23 were hurt"))
-    assert facts.same_value(number("a £2.5m grant"), number("2.5 million pounds given"))
-    assert not facts.same_value(number("killed 12 people"), number("killed 15 people"))
+    assert text.same_value(number("about 3,000 came"), number("3,200 came"))
+    assert text.same_value(number("at least 20 were hurt"), number("23 were hurt"))
+    assert text.same_value(number("a £2.5m grant"), number("2.5 million pounds given"))
+    assert not text.same_value(number("killed 12 people"), number("killed 15 people"))
 
 
 # ---- the detector on the labelled pairs ------------------------------------------------------

@@ -13,12 +13,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from rag import context, verify
+from rag import context, gate, verify
 from rag.answer import SYSTEM_PROMPT
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.retrieve import fuse, is_time_relative
-from rag.types import Hit, Passage
+from rag.retrieve import fuse
+from rag.text import is_instruction, question_figures, question_names, read_time
+from rag.types import Evidence, Hit, Passage
 
 GROUNDING = Path(__file__).parent / "data" / "grounding"
 TODAY = date(2024, 9, 1)
@@ -54,6 +55,11 @@ def grounded(settings: Settings, embedder: Any) -> Callable[..., tuple[Assistant
     return make
 
 
+def _evidence(question: str, hit: Hit, encode: Callable[..., Any]) -> Evidence:
+    vector = encode([question])[0]
+    return Evidence(question, TODAY, [hit], {hit.doc_id: hit.text}, vector)
+
+
 def _passage(n: int, text: str, start: int = 0, doc_id: str = "doc") -> Passage:
     hit = Hit(f"{doc_id}:00000", doc_id, "A title", text, start, start + len(text), 1.0)
     return Passage(n, hit, text, start, start + len(text))
@@ -79,7 +85,7 @@ def test_fuse_rewards_agreement_and_respects_weights() -> None:
     ],
 )
 def test_time_relative_questions_are_detected(question: str, relative: bool) -> None:
-    assert is_time_relative(question) is relative
+    assert read_time(question).relative is relative
 
 
 def test_keyword_only_article_is_found_by_bm25(grounded: Callable[..., Any]) -> None:
@@ -117,9 +123,9 @@ def test_context_is_exact_article_slices_within_budget(grounded: Callable[..., A
     assistant, _ = grounded()
     question = "How much did the museum roof repair cost?"
     hits = assistant.retrieve(question, k=4, today=TODAY)
-    passages = context.build(
-        question, hits, assistant.embedder.encode, assistant._article_text, budget=120
-    )
+    vector = assistant.embedder.encode([question])[0]
+    evidence = assistant._evidence(question, TODAY, hits, vector)
+    passages = context.build(evidence, assistant.embedder.encode, budget=120)
     assert passages and context.approx_tokens(context.format_passages(passages)) <= 120
     for p in passages:
         stored = assistant.store.article(p.hit.doc_id)
@@ -139,8 +145,10 @@ def test_only_a_shortlist_of_candidate_sentences_is_embedded(embedder: Any) -> N
         return embedder.encode(texts)
 
     question = "How much did the museum roof repair cost?"
-    passages = context.build(question, [hit], encode, lambda _: text, budget=200, anchors=2)
-    assert embedded == [1 + context.SHORTLIST]  # the question and the shortlist, of 81
+    evidence = _evidence(question, hit, encode)
+    passages = context.build(evidence, encode, budget=200, anchors=2)
+    shortlist = Settings().answer.shortlist
+    assert embedded == [1, shortlist]  # the question, then the shortlist, of 81
     assert any("1.4 million euros" in p.text for p in passages)
 
 
@@ -155,8 +163,8 @@ def test_a_sentence_too_long_for_the_budget_gives_its_place_to_the_next_best(
     )
     hit = Hit("doc:00000", "doc", "Town news", text, 0, len(text), 1.0)
     question = "Who paid for the museum roof repair?"
-    passages = context.build(question, [hit], embedder.encode, lambda _: text, budget=80,
-                             anchors=2, neighbours=0)  # fmt: skip
+    passages = context.build(_evidence(question, hit, embedder.encode), embedder.encode,
+                             budget=80, anchors=2, neighbours=0)  # fmt: skip
     assert [p.text for p in passages] == [
         "The museum roof repair cost 1.4 million euros.", "A heritage fund paid."
     ]  # fmt: skip
@@ -207,26 +215,30 @@ def test_uncited_supported_sentence_is_attributed_and_quote_is_exact(embedder: A
 def test_a_fact_from_the_passage_headline_is_supported_one_from_nowhere_is_not(
     embedder: Any,
 ) -> None:
-    text = "The riot unfolded in the Capitol for a little more than three hours."
-    hit = Hit("doc:00000", "doc", "What we learned: Trump's 187 minutes", text, 0, len(text), 1.0)
+    text = "The debate in the town hall ran for a little under two and a half hours."
+    title = "Inside the 143 minutes that sank the tram plan"
+    hit = Hit("doc:00000", "doc", title, text, 0, len(text), 1.0)
     passages = [Passage(1, hit, text, 0, len(text))]
-    question = "How many minutes did the Capitol riot last?"
-    from_headline = verify.verify(question, "The riot lasted 187 minutes [1].", passages,
+    question = "How many minutes did the town hall debate last?"
+    from_headline = verify.verify(question, "The debate lasted 143 minutes [1].", passages,
                                   embedder.encode)  # fmt: skip
-    assert from_headline.text == "The riot lasted 187 minutes [1]."
+    assert from_headline.text == "The debate lasted 143 minutes [1]."
     assert from_headline.citations[0].quote == text  # the quote is still article text
-    invented = verify.verify(question, "The riot lasted 212 minutes [1].", passages,
+    invented = verify.verify(question, "The debate lasted 151 minutes [1].", passages,
                              embedder.encode)  # fmt: skip
     assert not invented.citations
 
 
 def test_a_headline_word_alone_does_not_support_a_claim(embedder: Any) -> None:
-    text = "Nobody had a clear view of how widely the virus was spreading in the United States."
-    hit = Hit("doc:00000", "doc", "While monkeypox cases rise, why are we waiting?", text, 0,
-              len(text), 1.0)  # fmt: skip
-    question = "Which virus is overwhelming children's hospitals in the US?"
-    checked = verify.verify(question, "The monkeypox virus is overwhelming children's hospitals "
-                            "in the US [1].", [Passage(1, hit, text, 0, len(text))],
+    text = (
+        "Health officials admitted they could not tell how far the outbreak had reached in "
+        "the valley towns."
+    )
+    hit = Hit("doc:00000", "doc", "As measles cases climb, why are clinics still waiting?", text,
+              0, len(text), 1.0)  # fmt: skip
+    question = "Which illness is filling the children's wards in the valley towns?"
+    checked = verify.verify(question, "Measles is filling the children's wards in the valley "
+                            "towns [1].", [Passage(1, hit, text, 0, len(text))],
                             embedder.encode)  # fmt: skip
     assert not checked.citations and checked.unsupported
 
@@ -282,66 +294,67 @@ def test_unrelated_question_abstains_before_the_model_with_a_reason(
 @pytest.mark.parametrize(
     ("question", "names"),
     [
-        ("NFL safety Damar Hamlin was hurt on Monday. What team does he play for?",
-         ["damar", "hamlin", "nfl"]),
-        ("Which seed did the FDA recently add to its list of allergens?", ["fda"]),
-        ("Which group plans to quit in 2023?", ["2023"]),
+        ("WNBL guard Kiri Tamatea was injured on Friday. Which club does she play for?",
+         ["kiri", "tamatea", "wnbl"]),
+        ("Which orchid has the NPWA put under protection?", ["npwa"]),
+        ("Which choir plans to disband in 2027?", ["2027"]),
         ("How much did the repair cost?", []),
         ("Who coaches Millbrook? Options: (A) Dana Okafor; (B) Elena Ruiz.", ["millbrook"]),
     ],
 )  # fmt: skip
 def test_question_names_are_its_subject(question: str, names: list[str]) -> None:
-    assert verify.question_names(question) == names
+    assert question_names(question) == names
 
 
 def test_articles_that_miss_most_of_the_question_names_cannot_answer_it() -> None:
-    question = "Which Republican governor flew migrants to Martha's Vineyard for Biden?"
-    assert verify.unmentioned(question, ["Migrants were flown to Martha's Vineyard."]) == []
-    assert verify.unmentioned(question, ["Migrants arrived by bus."]) == [
-        "republican", "martha", "vineyard", "biden",
+    question = "Which Liberal mayor shipped sandbags to Ellis Quay for Okonjo?"
+    assert gate.unmentioned(question, ["Sandbags were shipped to Ellis Quay."]) == []
+    assert gate.unmentioned(question, ["Sandbags arrived by lorry."]) == [
+        "liberal", "ellis", "quay", "okonjo",
     ]  # fmt: skip
-    assert verify.unmentioned("Who leads the FDA?", ["France runs out of mustard."]) == ["fda"]
+    assert gate.unmentioned("Who leads the NPWA?", ["Norway runs out of herring."]) == ["npwa"]
 
 
 def test_articles_must_mention_the_question_s_rarest_name_when_it_is_rare() -> None:
-    question = "Which Republican governor flew migrants to Martha's Vineyard for Biden?"
-    store_chunks = {"republican": 26, "martha": 3, "vineyard": 2, "biden": 50}
+    question = "Which Liberal mayor shipped sandbags to Ellis Quay for Okonjo?"
+    store_chunks = {"liberal": 26, "ellis": 3, "quay": 2, "okonjo": 50}
 
     def shares(names: Sequence[str]) -> dict[str, float]:
         return {n: store_chunks.get(n, 0) / 2500 for n in names}
 
-    buses = "Republican governors bused migrants to Biden's capital, Martha Smith said."
-    assert verify.unmentioned(question, [buses]) == []  # the half rule alone lets it pass
-    assert verify.unmentioned(question, [buses], shares) == ["vineyard"]
-    flights = "Republican governor flew migrants to Martha's Vineyard."
-    assert verify.unmentioned(question, [flights], shares) == []
-    store_chunks["vineyard"] = 0  # a name the store never mentions is left to the half rule
-    assert verify.unmentioned(question, [buses], shares) == []
-    store_chunks["martha"] = store_chunks["vineyard"] = 400  # common names are not required
-    assert verify.unmentioned(question, ["Republican governors bused migrants to Biden."],
+    lorries = "Liberal mayors trucked sandbags to Okonjo's office, Ellis Grant said."
+    assert gate.unmentioned(question, [lorries]) == []  # the half rule alone lets it pass
+    assert gate.unmentioned(question, [lorries], shares) == ["quay"]
+    boats = "Liberal mayor shipped sandbags to Ellis Quay."
+    assert gate.unmentioned(question, [boats], shares) == []
+    store_chunks["quay"] = 0  # a name the store never mentions is left to the half rule
+    assert gate.unmentioned(question, [lorries], shares) == []
+    store_chunks["ellis"] = store_chunks["quay"] = 400  # common names are not required
+    assert gate.unmentioned(question, ["Liberal mayors trucked sandbags to Okonjo."],
                               shares) == []  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("question", "figures"),
     [
-        ("Where was the UK's record of 40.3C measured?", ["40.3"]),
-        ("Which state reported 1,748 cases, and 2.04 per cent more in 2022?", ["1,748", "2.04"]),
-        ("Who recalled more than 200,000 trucks in 19 states?", []),  # round numbers
+        ("Where was the region's record of 41.7C measured?", ["41.7"]),
+        ("Which county reported 3,912 cases, and 1.37 per cent more in 2025?",
+         ["3,912", "1.37"]),
+        ("Who recalled more than 300,000 scooters in 14 countries?", []),  # round numbers
         ("Which airline flies the Boeing 737 on route 1234?", []),  # names
-        ("How many Covid-19 cases? Options: (A) 1,234; (B) 5,678.", []),
+        ("How many measles cases? Options: (A) 1,234; (B) 5,678.", []),
     ],
 )  # fmt: skip
 def test_question_figures_are_its_precise_numbers(question: str, figures: list[str]) -> None:
-    assert verify.question_figures(question) == figures
+    assert question_figures(question) == figures
 
 
 def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
-    question = "As the UK hit record highs, where was the hottest temperature of 40.3C recorded?"
-    near_miss = "In the UK, temperatures reached 38.1C in Santon Downham, the third hottest day."
-    assert verify.unmentioned(question, [near_miss]) == ["40.3"]
-    assert verify.unmentioned(question, ["The UK's 40.3C came in Coningsby."]) == []
-    assert verify.unmentioned(question, ["The UK saw 40.3 degrees."]) == []
+    question = "Which weather station logged the island's new record of 41.7C?"
+    near_miss = "Temperatures on the island reached 39.2C at Kestrel Bay, the second hottest day."
+    assert gate.unmentioned(question, [near_miss]) == ["41.7"]
+    assert gate.unmentioned(question, ["The record 41.7C came at Harlow Ridge."]) == []
+    assert gate.unmentioned(question, ["The island saw 41.7 degrees."]) == []
 
 
 @pytest.mark.parametrize(
@@ -351,15 +364,15 @@ def test_articles_must_state_the_precise_figure_a_question_is_about() -> None:
         ("Who won this week?", date(2024, 8, 26), False),
         ("Who won the race last week?", date(2024, 8, 20), False),
         ("Who won the race last week?", date(2024, 8, 17), True),
-        ("Which seed was recently added to the list?", date(2024, 8, 1), False),
-        ("Which seed was recently added to the list?", date(2024, 6, 1), True),
+        ("Which orchid was recently put under protection?", date(2024, 8, 1), False),
+        ("Which orchid was recently put under protection?", date(2024, 6, 1), True),
         ("Who won the 2022 final?", date(2020, 1, 1), False),
     ],
 )
 def test_time_relative_questions_need_recent_articles(
     question: str, published: date, stale: bool
 ) -> None:
-    newest = verify.stale(question, [published, None], TODAY)
+    newest = gate.stale(question, [published, None], TODAY)
     assert newest == (published if stale else None)
 
 
@@ -369,9 +382,9 @@ def test_time_relative_questions_are_answered_from_the_recent_articles_only() ->
 
     old, recent, undated = hit("a", date(2024, 8, 1)), hit("b", date(2024, 8, 30)), hit("c", None)
     hits = [old, recent, undated]
-    assert verify.fresh("Who won the race this week?", hits, TODAY) == [recent, undated]
-    assert verify.fresh("Who won the race?", hits, TODAY) == hits  # not time-relative
-    assert verify.fresh("Who won this week?", [old], TODAY) == [old]  # stale() explains
+    assert gate.fresh("Who won the race this week?", hits, TODAY) == [recent, undated]
+    assert gate.fresh("Who won the race?", hits, TODAY) == hits  # not time-relative
+    assert gate.fresh("Who won this week?", [old], TODAY) == [old]  # stale() explains
 
 
 def test_the_model_does_not_see_old_articles_for_a_this_week_question(
@@ -387,15 +400,15 @@ def test_the_model_does_not_see_old_articles_for_a_this_week_question(
 
 
 def test_a_place_and_its_adjective_are_the_same_name(embedder: Any) -> None:
-    passage = _passage(1, "France's famous mustard is running out of stock.")
-    question = "Which condiment are supermarkets in France struggling to stock?"
-    checked = verify.verify(question, "Shops run out of French mustard [1].", [passage],
-                            embedder.encode)  # fmt: skip
+    passage = _passage(1, "Norway's famous brown cheese has vanished from shop shelves.")
+    question = "Which cheese are grocers in Norway unable to keep in stock?"
+    checked = verify.verify(question, "Grocers have run out of Norwegian brown cheese [1].",
+                            [passage], embedder.encode)  # fmt: skip
     assert checked.citations, checked.unsupported
-    wrong = verify.verify(question, "Shops run out of Spanish mustard [1].", [passage],
-                          embedder.encode)  # fmt: skip
+    wrong = verify.verify(question, "Grocers have run out of Swedish brown cheese [1].",
+                          [passage], embedder.encode)  # fmt: skip
     assert not wrong.citations
-    assert verify.unmentioned("Why is French mustard scarce?", [passage.text]) == []
+    assert gate.unmentioned("Why is Norwegian cheese scarce?", [passage.text]) == []
 
 
 def test_question_about_a_subject_no_article_mentions_abstains_before_the_model(
@@ -528,7 +541,7 @@ def test_a_wrongly_cited_passage_is_replaced_by_the_one_that_supports_the_claim(
 def test_sentences_that_address_the_assistant_are_recognised(
     sentence: str, instruction: bool
 ) -> None:
-    assert context.is_instruction(sentence) is instruction
+    assert is_instruction(sentence) is instruction
 
 
 def test_a_picked_option_is_checked_against_the_passage_not_taken_from_the_question(

@@ -188,7 +188,7 @@ def test_rag_ask_shows_one_line_on_a_crashing_library(
 def test_rag_serve_refuses_to_start_on_a_crashing_library(cache, fake_model, monkeypatch, tmp_path):
     monkeypatch.setattr(probe, "child_command", lambda path: SIGILL_CHILD)
     started = []
-    monkeypatch.setattr("ui.app.serve", lambda *a, **kw: started.append(a))
+    monkeypatch.setattr("ui.server.serve", lambda *a, **kw: started.append(a))
     config = _config(tmp_path, fake_model)
     result = CliRunner().invoke(
         cli, ["serve", "--store", str(tmp_path / "store"), "--config", str(config)]

@@ -49,9 +49,17 @@ def test_timeline_json(run):
 
 def test_timeline_text_and_options(run):
     out = run_ok(
-        run("timeline", "--since", "2025-06-05", "--limit", "2", "--today", "2025-07-01",
-            "Castlemere dock strike")
-    )  # fmt: skip
+        run(
+            "timeline",
+            "--since",
+            "2025-06-05",
+            "--limit",
+            "2",
+            "--today",
+            "2025-07-01",
+            "Castlemere dock strike",
+        )
+    )
 
     lines = [line for line in out.output.splitlines() if line[:4].isdigit()]
     assert len(lines) == 2 and all(line[:10] >= "2025-06-05" for line in lines)
@@ -69,9 +77,17 @@ def test_ask_since_then_json(run):
         "The strike at the Port of Castlemere ended on Wednesday night [1].",
     )
     out = run_ok(
-        run("ask", "--json", "--since-then", "2025-06-07", "--today", "2025-06-13",
-            "Is the Castlemere dock strike still on?", replies=replies)
-    )  # fmt: skip
+        run(
+            "ask",
+            "--json",
+            "--since-then",
+            "2025-06-07",
+            "--today",
+            "2025-06-13",
+            "Is the Castlemere dock strike still on?",
+            replies=replies,
+        )
+    )
 
     data = json.loads(out.output)
     assert data["since"] == "2025-06-07" and data["today"] == "2025-06-13"
@@ -86,9 +102,16 @@ def test_ask_since_then_text(run):
         "The strike at the Port of Castlemere ended on Wednesday night [1].",
     )
     out = run_ok(
-        run("ask", "--since-then", "2025-06-07", "--today", "2025-06-13",
-            "Is the Castlemere dock strike still on?", replies=replies)
-    )  # fmt: skip
+        run(
+            "ask",
+            "--since-then",
+            "2025-06-07",
+            "--today",
+            "2025-06-13",
+            "Is the Castlemere dock strike still on?",
+            replies=replies,
+        )
+    )
 
     text = out.output
     assert "As of 2025-06-07:" in text and "As of 2025-06-13:" in text
@@ -98,14 +121,24 @@ def test_ask_since_then_text(run):
 
 def test_ask_shows_disagreements_and_the_freshness_note(run):
     toll = run_ok(
-        run("ask", "--json", "--today", "2025-03-15",
+        run(
+            "ask",
+            "--json",
+            "--today",
+            "2025-03-15",
             "How many people died in the Varnholt mill fire?",
-            replies=("Officials revised the death toll from the Varnholt mill fire to 17 [1].",))
-    )  # fmt: skip
+            replies=("Officials revised the death toll from the Varnholt mill fire to 17 [1].",),
+        )
+    )
     offer = run_ok(
-        run("ask", "--today", "2025-06-20", "What pay rise did Castlemere Terminals offer?",
-            replies=("Castlemere Terminals offered a 4% rise [1].",))
-    )  # fmt: skip
+        run(
+            "ask",
+            "--today",
+            "2025-06-20",
+            "What pay rise did Castlemere Terminals offer?",
+            replies=("Castlemere Terminals offered a 4% rise [1].",),
+        )
+    )
 
     data = json.loads(toll.output)
     assert data["disagreements"] and data["disagreements"][0]["used"] == "newer"

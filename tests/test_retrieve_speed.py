@@ -9,15 +9,14 @@ import pytest
 from test_store import make_item, put, vectors
 
 from rag import retrieve
-from rag import store as store_module
-from rag.config import RetrieveSettings
+from rag.config import IndexSettings, RetrieveSettings
 from rag.retrieve import Filters
-from rag.store import Store, date_where
+from rag.store import LocalStore, SearchIndex, Store, date_where
 
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    s = Store(tmp_path / "store")
+    s = LocalStore(tmp_path / "store")
     put(
         s,
         make_item("old", ["Harbour bridge old.", "Ferry old."], published=date(2024, 1, 1)),
@@ -46,13 +45,17 @@ def test_dense_search_by_ids_matches_the_date_filter(store):
     assert store.dense_search(vector, 10, ids=[]) == []
 
 
-def test_common_terms_are_left_out_on_a_large_store(store, monkeypatch):
-    monkeypatch.setattr(store_module, "BM25_ROW_BUDGET", 2)  # the store "is large"
-    assert store._selective(["harbour", "ferry"]) == ["ferry"]  # harbour: in 4 rows
-    assert store._selective(["harbour"]) == ["harbour"]  # the only term is always kept
-    assert [c for c, _ in store.bm25_search("harbour ferry", 5)] == ["old:00001"]
-    monkeypatch.setattr(store_module, "BM25_ROW_BUDGET", 4000)
-    assert store._selective(["harbour", "ferry"]) == ["harbour", "ferry"]
+def test_common_terms_are_left_out_on_a_large_store(store, tmp_path):
+    file = tmp_path / "store" / "index.sqlite3"
+    tight = SearchIndex(file, IndexSettings(bm25_row_budget=2))  # the store "is large"
+    assert tight._selective(["harbour", "ferry"]) == ["ferry"]  # harbour: in 4 rows
+    assert tight._selective(["harbour"]) == ["harbour"]  # the only term is always kept
+    assert [c for c, _ in tight.bm25_search("harbour ferry", 5)] == ["old:00001"]
+    roomy = SearchIndex(file, IndexSettings(bm25_row_budget=4000))
+    assert roomy._selective(["harbour", "ferry"]) == ["harbour", "ferry"]
+    assert store._idx.settings.bm25_row_budget == 1000  # the default
+    tight.close()
+    roomy.close()
 
 
 class _Vector:
@@ -64,8 +67,7 @@ class _Vector:
 
 @pytest.mark.parametrize("overfetch", [1, 4])  # 1: too few pass, the filtered query runs
 def test_search_never_returns_the_future(store, monkeypatch, overfetch):
-    monkeypatch.setattr(retrieve, "OVERFETCH", overfetch)
-    settings = RetrieveSettings(candidates=2, k=6, recent_days=10)
+    settings = RetrieveSettings(candidates=2, k=6, recent_days=10, overfetch=overfetch)
     hits = retrieve.search(store, _Vector(), "harbour bridge", settings,  # type: ignore[arg-type]
                            Filters(until=date(2024, 6, 1)))  # fmt: skip
     found = {h.doc_id for h in hits}

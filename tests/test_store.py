@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rag import text
+from rag.config import IndexSettings, Settings, StoreSettings
 from rag.errors import RagError, StoreLockedError
-from rag.store import Store, date_where, query_terms
+from rag.store import (
+    LocalStore,
+    SearchIndex,
+    ServerStore,
+    Store,
+    date_where,
+    open_store,
+    query_terms,
+)
+from rag.store.reads import IndexedReads
 from rag.types import Article, Chunk
 
 DATA = Path(__file__).parent / "data" / "articles"
@@ -51,7 +64,7 @@ def assert_consistent(store: Store) -> None:
 
 @pytest.fixture
 def store(tmp_path) -> Store:
-    s = Store(tmp_path / "store")
+    s = LocalStore(tmp_path / "store")
     yield s
     s.close()
 
@@ -85,19 +98,20 @@ def test_put_rejects_mismatched_vectors(store):
 
 
 def test_put_splits_batches_above_the_chroma_limit(store, monkeypatch):
-    assert store._max_batch == store._client.get_max_batch_size()
-    monkeypatch.setattr(store, "_max_batch", 2)
+    chunks = store._chunks
+    assert chunks.max_batch == store._client.get_max_batch_size()
+    monkeypatch.setattr(chunks, "max_batch", 2)
     sizes = []
-    upsert = store._collection.upsert
+    upsert = chunks.collection.upsert
 
     def spy(**kwargs):
         sizes.append(len(kwargs["ids"]))
         return upsert(**kwargs)
 
-    monkeypatch.setattr(store._collection, "upsert", spy)
+    monkeypatch.setattr(chunks.collection, "upsert", spy)
     put(store, make_item("a", [f"Sentence {i}." for i in range(5)]), make_item("b", ["Last."]))
     assert sizes == [2, 2, 2]
-    assert len(store.vector_ids()) == 6  # vector_ids pages by _max_batch too
+    assert len(store.vector_ids()) == 6  # vector_ids pages by max_batch too
     assert_consistent(store)
 
 
@@ -117,37 +131,37 @@ def test_delete_removes_vectors_and_keyword_index(store):
 
 def test_pending_article_is_repaired_on_reopen(tmp_path):
     path = tmp_path / "store"
-    store = Store(path)
+    store = LocalStore(path)
     put(store, make_item("a", ["Alpha."]), make_item("b", ["Beta."]))
-    with store._db:  # as if the process died in the middle of writing "a"
-        store._db.execute("INSERT INTO pending(doc_id) VALUES ('a')")
+    with store._idx.db:  # as if the process died in the middle of writing "a"
+        store._idx.db.execute("INSERT INTO pending(doc_id) VALUES ('a')")
     store.close()
 
-    reopened = Store(path)
+    reopened = LocalStore(path)
     assert reopened.content_hash("a") is None  # half-written counts as not stored
     with reopened.writing():
         pass
     assert reopened.chunk_ids() == reopened.vector_ids() == {"b:00000"}
-    assert reopened._db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
+    assert reopened._idx.db.execute("SELECT count(*) FROM pending").fetchone()[0] == 0
     assert_consistent(reopened)
     reopened.close()
 
 
 def test_crash_between_chroma_and_sqlite_is_repaired(tmp_path, monkeypatch):
     path = tmp_path / "store"
-    store = Store(path)
+    store = LocalStore(path)
     put(store, make_item("a", ["Old one.", "Old two."]), make_item("b", ["Beta."]))
 
     def crash(doc_ids):
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(store, "_delete_rows", crash)
+    monkeypatch.setattr(store._idx, "delete_rows", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         put(store, make_item("a", ["New one.", "New two.", "New three."]))
     assert store.vector_ids() != store.chunk_ids()  # Chroma has the new "a", SQLite the old
     store.close()
 
-    reopened = Store(path)
+    reopened = LocalStore(path)
     with reopened.writing():
         pass
     assert reopened.chunk_ids() == {"b:00000"}
@@ -162,8 +176,8 @@ def test_reingesting_a_half_written_article_writes_it_again(make_assistant, tmp_
     assistant = make_assistant()
     store = assistant.store
     doc_id = next(a.doc_id for a in store.list_articles() if a.source.endswith("bakery.txt"))
-    with store._db:
-        store._db.execute("INSERT INTO pending(doc_id) VALUES (?)", (doc_id,))
+    with store._idx.db:
+        store._idx.db.execute("INSERT INTO pending(doc_id) VALUES (?)", (doc_id,))
 
     report = assistant.ingest([DATA / "bakery.txt"])
 
@@ -174,7 +188,7 @@ def test_reingesting_a_half_written_article_writes_it_again(make_assistant, tmp_
 
 def test_second_writer_gets_a_clear_error(tmp_path):
     path = tmp_path / "store"
-    first, second = Store(path), Store(path, lock_timeout=0)
+    first, second = LocalStore(path), LocalStore(path, lock_timeout=0)
     with first.writing():
         with pytest.raises(StoreLockedError, match="Another process is writing"):
             with second.writing():
@@ -186,8 +200,8 @@ def test_second_writer_gets_a_clear_error(tmp_path):
 _HOLD_LOCK = textwrap.dedent(
     """
     import sys
-    from rag.store import Store
-    store = Store(sys.argv[1])
+    from rag.store import LocalStore
+    store = LocalStore(sys.argv[1])
     with store.writing():
         print("locked", flush=True)
         sys.stdin.readline()
@@ -197,14 +211,14 @@ _HOLD_LOCK = textwrap.dedent(
 
 def test_writer_in_another_process_blocks_writing(tmp_path):
     path = tmp_path / "store"
-    Store(path).close()
+    LocalStore(path).close()
     proc = subprocess.Popen(
         [sys.executable, "-c", _HOLD_LOCK, str(path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-        store = Store(path, lock_timeout=0)
+        store = LocalStore(path, lock_timeout=0)
         with pytest.raises(StoreLockedError):
             with store.writing():
                 pass
@@ -219,7 +233,7 @@ def test_writer_in_another_process_blocks_writing(tmp_path):
 def test_store_path_that_cannot_be_created(tmp_path):
     (tmp_path / "a-file").write_text("")
     with pytest.raises(RagError, match="cannot create the store"):
-        Store(tmp_path / "a-file" / "store")
+        LocalStore(tmp_path / "a-file" / "store")
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -256,14 +270,14 @@ def test_bm25_is_keyword_ranked_and_survives_fts_syntax(store):
 def test_term_rows_counts_the_chunks_holding_each_term(store):
     put(
         store,
-        make_item("a", ["Migrants reached Martha's Vineyard.", "Biden spoke in Boston."]),
-        make_item("b", ["Biden visited Ohio.", 'The governor said "no".']),
+        make_item("a", ["Sandbags reached Ellis Quay.", "Okonjo spoke in Marlow."]),
+        make_item("b", ["Okonjo visited Dunmore.", 'The mayor said "no".']),
     )
-    assert store.term_rows(["biden", "vineyard", "zanzibar", 'no" OR "x']) == {
-        "biden": 2, "vineyard": 1, "zanzibar": 0, 'no" OR "x': 0,
+    assert store.term_rows(["okonjo", "quay", "zanzibar", 'no" OR "x']) == {
+        "okonjo": 2, "quay": 1, "zanzibar": 0, 'no" OR "x': 0,
     }  # fmt: skip
-    put(store, make_item("c", [f"Biden item {i}." for i in range(4)]))  # the store grew
-    assert store.term_rows(["biden"]) == {"biden": 6}
+    put(store, make_item("c", [f"Okonjo item {i}." for i in range(4)]))  # the store grew
+    assert store.term_rows(["okonjo"]) == {"okonjo": 6}
 
 
 def test_date_filters(store):
@@ -297,6 +311,7 @@ def test_query_terms():
         "ukraine", "want", "patriot", "systems",
     ]  # fmt: skip
     assert query_terms("What is 5 of the a?") == ["5"]
+    assert query_terms is text.query_terms  # the rule lives in rag.text, re-exported here
 
 
 # ---- through ingest ---------------------------------------------------------------------------
@@ -342,7 +357,7 @@ def test_changed_article_replaces_its_chunks(make_assistant, tmp_path):
     assert store.count() == first.chunks - len(old_chunks) + 1
     texts = " ".join(h.text for h in store.hits([(c, 0.0) for c in store.chunk_ids()]))
     assert "closed for a week" in texts and "extra sourdough loaves" not in texts
-    chroma_docs = store._collection.get(where={"doc_id": doc_id}, include=["documents"])
+    chroma_docs = store._chunks.collection.get(where={"doc_id": doc_id}, include=["documents"])
     assert chroma_docs["documents"] == ["The bakery closed for a week after the award."]
     assert store.bm25_search("loaves", 10) == []
     assert_consistent(store)
@@ -357,3 +372,90 @@ def test_delete_through_the_assistant(make_assistant):
     assert store.bm25_search("harbour bridge cable", 10) == []
     assert assistant.delete(doc_id) is False
     assert_consistent(store)
+
+
+# ---- one protocol, composition -----------------------------------------------------------------
+
+READS = {  # every public read of a store, with arguments to call it
+    "content_hash": ("a",),
+    "count": (),
+    "list_articles": (),
+    "article": ("a",),
+    "bm25_search": ("harbour", 5),
+    "term_rows": (["harbour"],),
+    "hits": ([("a:00000", 1.0)],),
+    "published": (["a:00000"],),
+    "window_ids": (date(2024, 1, 1), date(2024, 2, 1)),
+    "chunk_ids": (),
+    "dense_search": ([1.0] * DIM, 3),
+    "vector_count": (),
+    "vector_ids": (),
+}
+
+
+def _public(cls: type) -> set[str]:
+    return {name for name, _ in inspect.getmembers(cls, inspect.isfunction) if name[0] != "_"}
+
+
+def test_both_stores_implement_the_protocol_and_reads_are_written_once():
+    protocol = {name for name in vars(Store) if name[0] != "_" and callable(vars(Store)[name])}
+    assert protocol <= _public(LocalStore) and protocol <= _public(ServerStore)
+    assert set(READS) == _public(IndexedReads)  # a new read must be added to READS
+    # The server store overrides no read: each one reaches the index through its _index().
+    assert not set(READS) & set(vars(ServerStore))
+
+
+def test_every_read_of_a_server_store_syncs_first(tmp_path, monkeypatch):
+    """No server needed: the store's index is real, its vectors and sync are stand-ins."""
+
+    class Vectors:
+        def query(self, *args):
+            return []
+
+        def count(self):
+            return 0
+
+        def ids(self):
+            return set()
+
+    server = ServerStore.__new__(ServerStore)  # skip connecting
+    server._idx = SearchIndex(tmp_path / "index.sqlite3")
+    server._lock = server._idx.lock
+    server._chunks = Vectors()  # type: ignore[assignment]
+    synced, vectors = [], []
+    monkeypatch.setattr(server, "sync", lambda force=False: synced.append(force))
+
+    @contextmanager
+    def used_vectors():
+        vectors.append(1)
+        yield server._chunks
+
+    monkeypatch.setattr(server, "_vectors", used_vectors)
+    for name, args in READS.items():
+        before = len(synced) + len(vectors)
+        getattr(server, name)(*args)
+        assert len(synced) + len(vectors) == before + 1, name
+    assert len(synced) == len(READS) - 3  # all but the three vector reads
+    server._idx.close()
+
+
+def test_index_settings_come_from_the_config(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[store.index]\nbm25_row_budget = 7\nwindow_cache = 2\n")
+    settings = Settings.from_toml(config, store={"path": tmp_path / "s"})
+    assert settings.store.index == IndexSettings(bm25_row_budget=7, window_cache=2)
+    store = open_store(settings.store, settings.store_path)
+    assert isinstance(store, LocalStore) and store._idx.settings.bm25_row_budget == 7
+    store.close()
+    assert StoreSettings().index.bm25_row_budget == 1000
+
+
+def test_window_cache_keeps_the_newest_windows(tmp_path):
+    index = SearchIndex(tmp_path / "index.sqlite3", IndexSettings(window_cache=2))
+    days = [(date(2024, 1, d), date(2024, 1, d + 1)) for d in (1, 2, 3)]
+    first = index.window_ids(*days[0])
+    for window in days[1:]:
+        index.window_ids(*window)
+    assert list(index._windows) == days[1:]
+    assert index.window_ids(*days[0]) == first == ()
+    index.close()

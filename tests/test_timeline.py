@@ -129,8 +129,15 @@ def test_json_shape(story_assistant):
     assert set(data) == {"topic", "events", "reason"}
     event = data["events"][0]
     assert set(event) == {
-        "published", "doc_id", "title", "quote", "start", "end", "sources", "heading",
-    }  # fmt: skip
+        "published",
+        "doc_id",
+        "title",
+        "quote",
+        "start",
+        "end",
+        "sources",
+        "heading",
+    }
     assert event["published"] == "2025-03-10"
     assert set(event["sources"][0]) == {"doc_id", "title", "published"}
 

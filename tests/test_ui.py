@@ -17,8 +17,11 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from rag import Answer, Assistant, Citation
+from rag.types import AskOptions
 from ui import render
-from ui.app import Handlers, Turn, auth_from_env, build_app, launch_options, parse_day
+from ui.access import auth_from_env
+from ui.app import Handlers, Turn, build_app, parse_day
+from ui.server import launch_options
 
 TODAY = "2024-12-01"  # after every test article
 XSS = "<img src=x onerror=alert(1)>"
@@ -92,7 +95,7 @@ def test_model_output_and_passages_are_escaped(make_assistant, tmp_path):
 
     assert "<img" not in final
     assert "&lt;img src=x onerror=alert(1)&gt;" in final  # the passage, shown as text
-    # Markup the model writes is removed by verification (rag.verify.strip_markup) and would
+    # Markup the model writes is removed by verification (rag.text.strip_markup) and would
     # be escaped anyway; no markdown is rendered.
     assert "evil.example" not in final
 
@@ -129,23 +132,6 @@ def test_abstention_says_why(make_assistant):
     assert "nq-card" not in final
 
 
-def test_unsupported_citations_are_marked():
-    good = Citation(1, "d1", "Good", None, date(2024, 1, 2), "The sky is blue.", 0, 16, 0.9,
-                    "c1", supported=True, support=0.9)  # fmt: skip
-    bad = Citation(2, "d2", "Bad", None, None, "Grass is red.", 0, 13, 0.5, "c2",
-                   supported=False, support=0.1)  # fmt: skip
-    answer = Answer("q", "The sky is blue [1]. Grass is purple [2].", [good, bad], grounded=False)
-
-    html = render.answer_html(answer, 3, lambda _: None)
-
-    assert html.count('class="nq-unsupported"') == 1
-    assert html.index("The sky is blue") < html.index("nq-unsupported") < html.index("Grass is")
-    assert 'class="nq-chip nq-chip-bad" href="#nq-3-2"' in html
-    assert "nq-card nq-card-bad" in html and "does not clearly support" in html
-    assert "✓ Supports the answer" in html
-    assert "not supported by the passages they cite" in html
-
-
 def test_sentences_left_out_by_grounding_are_shown_marked():
     c = Citation(1, "d1", "T", None, None, "The sky is blue.", 0, 16, 0.9, "c1", supported=True)
     left_out = f"The sky is green {XSS} [1]."
@@ -170,12 +156,6 @@ def test_unchecked_citations_are_not_flagged():
     c = Citation(1, "d1", "T", None, None, "The sky is blue.", 0, 16, 0.9, "c1")
     html = render.answer_html(Answer("q", "The sky is blue [1].", [c]), 1, lambda _: None)
     assert "nq-unsupported" not in html and "nq-flag" not in html and "Supports" not in html
-
-
-def test_support_span_picks_the_sentence_sharing_most_words():
-    passage = "Kyiv asked for help. Ukraine wants Patriot systems to defend its cities. Talks go."
-    start, end = render.support_span(passage, ["patriot", "defend", "cities"])
-    assert passage[start:end] == "Ukraine wants Patriot systems to defend its cities."
 
 
 def test_excerpt_shows_whole_sentences_around_the_highlight():
@@ -203,9 +183,9 @@ def test_follow_up_questions_pass_the_history(make_assistant):
     seen: list[Any] = []
     stream = assistant.stream
 
-    def spy(question: str, **options: Any) -> Iterator[Any]:
-        seen.append(options["history"])
-        return stream(question, **options)
+    def spy(question: str, options: AskOptions) -> Iterator[Any]:
+        seen.append(list(options.history))
+        return stream(question, options)
 
     assistant.stream = spy  # type: ignore[method-assign]
     h = Handlers(assistant)

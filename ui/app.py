@@ -1,4 +1,4 @@
-"""The chat in the browser: ``build_app(assistant) -> gr.Blocks`` and ``serve(assistant)``.
+"""The chat in the browser: ``build_app(assistant) -> gr.Blocks`` (``ui.server`` serves it).
 
 Two tabs: *Chat* streams answers whose ``[n]`` chips link to numbered source cards, and
 *Library* uploads, lists, searches and deletes articles. Every model call (answering and
@@ -7,43 +7,29 @@ browser tab waits its turn and sees its place in the queue.
 
 Example:
     >>> from rag import Assistant
-    >>> from ui.app import serve
-    >>> serve(Assistant.from_config(), port=7860)
+    >>> from ui.app import build_app
+    >>> build_app(Assistant.from_config()).launch()
 """
 
 from __future__ import annotations
 
-import inspect
-import ipaddress
 import logging
-import os
-import shutil
-import signal
-import tempfile
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 import gradio as gr
-from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from rag import Answer, ArticleInfo, Assistant, IngestReport, RagError, Token
 from rag.assistant import upload_name
 from rag.ingest import SUPPORTED_SUFFIXES
+from rag.types import AskOptions
 from ui import render
-from ui.guard import LocalGuard
 
 logger = logging.getLogger(__name__)
 
-AUTH_ENV = "NEWSQA_AUTH"
-MAX_UPLOAD = "25mb"
-QUEUE_SIZE = 32  # waiting events; 20 users asking at once (issue 7) are 19 waiting
 MODEL_QUEUE = "model"
 LIBRARY_HEADERS = ["Title", "Date", "Source", "Chunks"]
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
@@ -88,8 +74,6 @@ def parse_day(value: str | float | None, label: str) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int | float):
-        from datetime import datetime
-
         return datetime.fromtimestamp(value).date()
     try:
         return date.fromisoformat(value.strip()[:10])
@@ -103,6 +87,7 @@ class Handlers:
     def __init__(self, assistant: Assistant) -> None:
         """Serve ``assistant``."""
         self.assistant = assistant
+        self.limits = assistant.settings.serve
 
     # ---- chat -----------------------------------------------------------------------------
 
@@ -138,11 +123,11 @@ class Handlers:
         turn.html = render.pending_html(SEARCHING)
         yield messages(turns), turns
         try:
-            options = self._options(k, since, until, today)
             history = [(t.question, t.answer) for t in turns[:-1] if t.answer is not None]
+            options = self._options(k, since, until, today, history)
             result: Answer | None = None
             text = ""
-            events = self.assistant.stream(question, history=history, **options)
+            events = self.assistant.stream(question, options)
             try:
                 for event in events:
                     if turn.done:  # stopped meanwhile: the stop handler has the last word
@@ -159,7 +144,8 @@ class Handlers:
                 getattr(events, "close", lambda: None)()
             if result is None:
                 raise RuntimeError("the answer stream ended without an answer")
-            html, answer_text = render.answer_html(result, number, self.article), result.text
+            html = render.answer_html(result, number, self._articles(), self.limits)
+            answer_text = result.text
         except RagError as ex:
             html, answer_text = render.error_html(str(ex)), None
         except Exception:
@@ -202,24 +188,36 @@ class Handlers:
     def article(self, doc_id: str) -> render.ArticleText | None:
         """The stored text of an article, for source cards (None if it is gone)."""
         try:
-            stored = self.assistant.store.article(doc_id)
+            stored = self.assistant.article(doc_id)
         except Exception:  # a card without context is better than no answer
             logger.exception("cannot read article %s", doc_id)
             return None
         return render.ArticleText(stored.text, stored.source) if stored else None
 
+    def _articles(self) -> render.ArticleLookup:
+        """``article`` for the cards of one answer: each article is read once."""
+        read: dict[str, render.ArticleText | None] = {}
+
+        def lookup(doc_id: str) -> render.ArticleText | None:
+            if doc_id not in read:
+                read[doc_id] = self.article(doc_id)
+            return read[doc_id]
+
+        return lookup
+
     def _options(
-        self, k: float | None, since: str | None, until: str | None, today: str | None
-    ) -> dict[str, Any]:
+        self,
+        k: float | None,
+        since: str | None,
+        until: str | None,
+        today: str | None,
+        history: Sequence[tuple[str, str]],
+    ) -> AskOptions:
         start, end = parse_day(since, "From"), parse_day(until, "Until")
         if start and end and start > end:
             raise SettingsError("The “From” date is after the “Until” date.")
-        return {
-            "k": int(k) if k else None,
-            "since": start,
-            "until": end,
-            "today": parse_day(today, "Answer as of"),
-        }
+        day = parse_day(today, "Answer as of")
+        return AskOptions(int(k) if k else None, day, start, end, history)
 
     # ---- library --------------------------------------------------------------------------
 
@@ -232,10 +230,14 @@ class Handlers:
         words = (query or "").casefold().split()
         shown = [a for a in articles if _matches(a, words)]
         rows = [
-            [a.title, a.published.isoformat() if a.published else "",
-             render.source_label(a.url, a.source), a.chunks]
+            [
+                a.title,
+                a.published.isoformat() if a.published else "",
+                render.source_label(a.url, a.source),
+                a.chunks,
+            ]
             for a in shown
-        ]  # fmt: skip
+        ]
         total = f"{len(articles)} article{'s' * (len(articles) != 1)}"
         total += f", {sum(a.chunks for a in articles)} passages"
         if words:
@@ -270,8 +272,12 @@ class Handlers:
 
     def _file_result(self, name: str, dest: Path, report: IngestReport) -> render.FileResult:
         """One line for a file: its status and what was read (or why not)."""
-        counts = [(len(report.added), "added"), (len(report.updated), "updated"),
-                  (len(report.unchanged), "unchanged"), (len(report.failed), "failed")]  # fmt: skip
+        counts = [
+            (len(report.added), "added"),
+            (len(report.updated), "updated"),
+            (len(report.unchanged), "unchanged"),
+            (len(report.failed), "failed"),
+        ]
         reasons = [_where(where, dest) + reason for where, reason in report.failed[:3]]
         if len(report.failed) > len(reasons):
             reasons.append(f"{len(report.failed) - len(reasons)} more")
@@ -289,7 +295,7 @@ class Handlers:
 
     def article_info(self, doc_id: str) -> str:
         """“Title” (n passages) for a result line."""
-        stored = self.assistant.store.article(doc_id)
+        stored = self.assistant.article(doc_id)
         if stored is None:
             return doc_id
         passages = f"{stored.chunks} passage{'s' * (stored.chunks != 1)}"
@@ -300,7 +306,7 @@ class Handlers:
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         if not isinstance(row, int) or not 0 <= row < len(ids):
             return "", _selected_html(None), gr.update(interactive=False)
-        stored = self.assistant.store.article(ids[row])
+        stored = self.assistant.article(ids[row])
         title = stored.title if stored else ids[row]
         return ids[row], _selected_html(title), gr.update(interactive=True)
 
@@ -309,7 +315,7 @@ class Handlers:
     ) -> tuple[list[LibraryRow], str, list[str], str, str, dict[str, Any]]:
         """Delete the selected article: (table, count, ids, doc_id, label, button update)."""
         if doc_id:
-            stored = self.assistant.store.article(doc_id)
+            stored = self.assistant.article(doc_id)
             title = stored.title if stored else doc_id
             try:
                 deleted = self.assistant.delete(doc_id)
@@ -324,8 +330,8 @@ class Handlers:
 
 
 def _matches(article: ArticleInfo, words: list[str]) -> bool:
-    text = " ".join([article.title, article.source, article.url or "", article.doc_id,
-                     article.published.isoformat() if article.published else ""])  # fmt: skip
+    published = article.published.isoformat() if article.published else ""
+    text = " ".join([article.title, article.source, article.url or "", article.doc_id, published])
     return all(word in text.casefold() for word in words)
 
 
@@ -359,7 +365,7 @@ def _idle() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def build_app(assistant: Assistant) -> gr.Blocks:
-    """The Blocks app (call ``.queue()`` and ``.launch()``, or use ``serve``).
+    """The Blocks app (call ``.queue()`` and ``.launch()``, or use ``ui.server.serve``).
 
     Example:
         >>> demo = build_app(Assistant.from_config())
@@ -378,16 +384,29 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(
-                    show_label=False, elem_id="nq-chat", height="62vh", min_height=320,
-                    render_markdown=False, sanitize_html=True, latex_delimiters=[],
-                    allow_tags=False, buttons=[], feedback_options=None, layout="panel",
-                    placeholder=PLACEHOLDER, examples=[{"text": q} for q in render.EXAMPLES],
-                )  # fmt: skip
+                    show_label=False,
+                    elem_id="nq-chat",
+                    height="62vh",
+                    min_height=320,
+                    render_markdown=False,
+                    sanitize_html=True,
+                    latex_delimiters=[],
+                    allow_tags=False,
+                    buttons=[],
+                    feedback_options=None,
+                    layout="panel",
+                    placeholder=PLACEHOLDER,
+                    examples=[{"text": q} for q in render.EXAMPLES],
+                )
                 with gr.Row(equal_height=True):
                     box = gr.Textbox(
-                        show_label=False, placeholder="Ask about the articles…", scale=8,
-                        max_length=2000, autofocus=True, elem_id="nq-question",
-                    )  # fmt: skip
+                        show_label=False,
+                        placeholder="Ask about the articles…",
+                        scale=8,
+                        max_length=assistant.settings.answer.max_question_chars,
+                        autofocus=True,
+                        elem_id="nq-question",
+                    )
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=72)
                     stop = gr.Button("Stop", variant="stop", scale=1, min_width=72, visible=False)
                 with gr.Row(elem_id="nq-chat-actions"):
@@ -397,47 +416,72 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     with gr.Row():
                         k = gr.Slider(1, 10, value=default_k, step=1, label="Number of sources (k)")
                         today = gr.DateTime(
-                            include_time=False, type="string", label="Answer as of",
+                            include_time=False,
+                            type="string",
+                            label="Answer as of",
                             info="Empty: today. Later articles are ignored.",
-                        )  # fmt: skip
+                        )
                     with gr.Row():
                         since = gr.DateTime(
-                            include_time=False, type="string", label="From",
+                            include_time=False,
+                            type="string",
+                            label="From",
                             info="Only articles published on or after",
-                        )  # fmt: skip
+                        )
                         until = gr.DateTime(
-                            include_time=False, type="string", label="Until",
+                            include_time=False,
+                            type="string",
+                            label="Until",
                             info="Only articles published on or before",
-                        )  # fmt: skip
+                        )
             with gr.Tab("Library", id="library") as library_tab:
                 files = gr.File(
                     label="Add articles (txt, md, html, pdf, json, jsonl; several at once)",
-                    file_count="multiple", file_types=UPLOAD_TYPES, type="filepath", height=130,
+                    file_count="multiple",
+                    file_types=UPLOAD_TYPES,
+                    type="filepath",
+                    height=130,
                     elem_id="nq-upload",
-                )  # fmt: skip
+                )
                 results = gr.HTML(elem_id="nq-upload-results")
                 with gr.Row(equal_height=True):
                     query = gr.Textbox(
-                        show_label=False, placeholder="Search titles, sources, dates…",
-                        elem_id="nq-search", scale=3, type="text",
-                    )  # fmt: skip
+                        show_label=False,
+                        placeholder="Search titles, sources, dates…",
+                        elem_id="nq-search",
+                        scale=3,
+                        type="text",
+                    )
                     count = gr.HTML(elem_id="nq-count")
                 table = gr.Dataframe(
-                    headers=LIBRARY_HEADERS, datatype=["str", "str", "str", "number"],
-                    interactive=False, wrap=True, max_height=460, elem_id="nq-library",
+                    headers=LIBRARY_HEADERS,
+                    datatype=["str", "str", "str", "number"],
+                    interactive=False,
+                    wrap=True,
+                    max_height=460,
+                    elem_id="nq-library",
                     column_widths=["52%", "16%", "22%", "10%"],
-                )  # fmt: skip
+                )
                 with gr.Row(equal_height=True):
                     selected_label = gr.HTML(_selected_html(None))
-                    delete = gr.Button("Delete article", variant="stop", interactive=False,
-                                       size="md", scale=0, min_width=180)  # fmt: skip
+                    delete = gr.Button(
+                        "Delete article",
+                        variant="stop",
+                        interactive=False,
+                        size="md",
+                        scale=0,
+                        min_width=180,
+                    )
 
         # ---- chat events: show the question at once, then answer in the model queue
         answer_args: dict[str, Any] = {
-            "fn": h.answer, "inputs": [pending, turns, k, since, until, today],
-            "outputs": [chatbot, turns], "concurrency_id": MODEL_QUEUE,
-            "concurrency_limit": 1, "show_progress": "full",
-        }  # fmt: skip
+            "fn": h.answer,
+            "inputs": [pending, turns, k, since, until, today],
+            "outputs": [chatbot, turns],
+            "concurrency_id": MODEL_QUEUE,
+            "concurrency_limit": 1,
+            "show_progress": "full",
+        }
         fast: dict[str, Any] = {"queue": False, "show_progress": "hidden"}
         asked = gr.on(
             [box.submit, send.click], h.submit, [box, turns], [box, chatbot, turns, pending], **fast
@@ -458,138 +502,35 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             _idle, None, [send, stop], **fast
         )
         chatbot.undo(h.undo, [turns], [chatbot, turns, box], cancels=answers, **fast)
-        gr.on([clear.click, chatbot.clear], h.clear, None, [chatbot, turns, pending],
-              cancels=answers, **fast).then(_idle, None, [send, stop], **fast)  # fmt: skip
+        gr.on(
+            [clear.click, chatbot.clear],
+            h.clear,
+            None,
+            [chatbot, turns, pending],
+            cancels=answers,
+            **fast,
+        ).then(_idle, None, [send, stop], **fast)
 
         # ---- library events
         listing = [table, count, ids]
         files.upload(
-            h.upload, [files, query], [results, files, *listing], concurrency_id=MODEL_QUEUE,
-            concurrency_limit=1, show_progress="full", show_progress_on=[results],
-        )  # fmt: skip
-        gr.on([query.input, query.submit], h.library, [query], listing,
-              trigger_mode="always_last", **fast)  # fmt: skip
+            h.upload,
+            [files, query],
+            [results, files, *listing],
+            concurrency_id=MODEL_QUEUE,
+            concurrency_limit=1,
+            show_progress="full",
+            show_progress_on=[results],
+        )
+        gr.on(
+            [query.input, query.submit],
+            h.library,
+            [query],
+            listing,
+            trigger_mode="always_last",
+            **fast,
+        )
         table.select(h.select, [ids], [selected, selected_label, delete], **fast)
         delete.click(h.delete, [selected, query], [*listing, selected, selected_label, delete])
         gr.on([demo.load, library_tab.select], h.library, [query], listing, **fast)
     return demo
-
-
-def auth_from_env() -> list[tuple[str, str]] | None:
-    """Logins from ``$NEWSQA_AUTH`` ("user:pass", several separated by commas), if set."""
-    raw = os.environ.get(AUTH_ENV, "").strip()
-    if not raw:
-        return None
-    pairs = []
-    for item in raw.split(","):
-        user, sep, password = item.strip().partition(":")
-        if not sep or not user or not password:
-            raise RagError(f"${AUTH_ENV} must look like user:password (several: a:x,b:y).")
-        pairs.append((user, password))
-    return pairs
-
-
-def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the app until interrupted (loopback only unless ``host`` says otherwise)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    uploads = None
-    if not os.environ.get("GRADIO_TEMP_DIR"):  # uploads in a private folder, not /tmp/gradio
-        uploads = tempfile.mkdtemp(prefix="newsqa-uploads-")
-        os.environ["GRADIO_TEMP_DIR"] = uploads
-    auth = auth_from_env()
-    if not auth and not _is_loopback(host):
-        logger.warning("serving on %s without a login: set %s=user:password", host, AUTH_ENV)
-    import uvicorn
-
-    app = build_server(assistant, host, port, auth)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           timeout_graceful_shutdown=5))  # fmt: skip
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/"
-    threading.Thread(target=_when_ready, args=(server, url, assistant), name="ready",
-                     daemon=True).start()  # fmt: skip
-    if threading.current_thread() is threading.main_thread():
-        # uvicorn shuts down gracefully on SIGTERM, then raises it again with the previous
-        # handler: make that an exit that runs the cleanup below instead of a hard kill.
-        signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        server.run()  # until Ctrl-C or SIGTERM; exits 1 if the port is taken
-    finally:
-        if uploads:  # ingested uploads are copied into the store; these are scratch
-            shutil.rmtree(uploads, ignore_errors=True)
-
-
-def _exit_on_signal(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
-def build_server(
-    assistant: Assistant,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    auth: list[tuple[str, str]] | None = None,
-) -> FastAPI:
-    """What ``rag serve`` runs: the REST API (``rag.api``) with the chat mounted at ``/``.
-
-    ``LocalGuard`` wraps both, the chat's logins also guard the API (as HTTP Basic auth, next
-    to ``$NEWSQA_API_TOKEN``), and the chat gets the same options as ``launch_options``.
-
-    Example:
-        >>> uvicorn.run(build_server(Assistant.from_config()), port=7860)
-    """
-    from rag.api import create_api
-
-    app = create_api(assistant, logins=auth)
-    app.add_middleware(LocalGuard, host=host)
-    demo = build_app(assistant).queue(max_size=QUEUE_SIZE, default_concurrency_limit=4)
-    options = {k: v for k, v in launch_options(host, port, auth).items() if k in _MOUNT_OPTIONS}
-    return gr.mount_gradio_app(app, demo, path="/", **options)
-
-
-# What mount_gradio_app takes of launch_options (LocalGuard is on the outer app already).
-_MOUNT_OPTIONS = set(inspect.signature(gr.mount_gradio_app).parameters) - {"app_kwargs"}
-
-
-def _when_ready(server: Any, url: str, assistant: Assistant) -> None:
-    """Say where the app is once it listens, then load the models in the background."""
-    while not server.started:
-        if server.should_exit:
-            return
-        time.sleep(0.05)
-    click.echo(f"newsqa is ready at {url} (REST API under {url}api/)", err=False)
-    _warm_up(assistant)
-
-
-def launch_options(
-    host: str, port: int, auth: list[tuple[str, str]] | None = None
-) -> dict[str, Any]:
-    """Keyword arguments for ``Blocks.launch``: no share link, no extra served paths.
-
-    No ``/monitoring`` (Gradio enables it by default: ``/monitoring/summary`` lists every
-    function's traffic to anyone), and ``ui.guard.LocalGuard`` refuses cross-site requests.
-    """
-    return {
-        "server_name": host, "server_port": port, "auth": auth, "max_file_size": MAX_UPLOAD,
-        "css": render.CSS, "show_error": False, "quiet": True, "prevent_thread_lock": True,
-        "footer_links": ["gradio", "settings"], "share": False, "ssr_mode": False,
-        "inbrowser": False, "enable_monitoring": False,
-        "app_kwargs": {"middleware": [Middleware(LocalGuard, host=host)]},
-    }  # fmt: skip
-
-
-def _warm_up(assistant: Assistant) -> None:
-    """Load the models in the background so that the first question does not wait as long."""
-    try:
-        assistant.embedder, assistant.llm  # noqa: B018
-    except Exception:  # the first question reports the error to the user
-        logger.exception("loading the models failed")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

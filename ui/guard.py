@@ -11,7 +11,9 @@ a form post (no preflight), and through DNS rebinding (``evil.example`` re-resol
 * a request that carries an ``Origin`` (browsers send one on every cross-site request) must
   come from the page's own origin. Scripts and ``gradio_client`` send none and are not affected.
 
-A refusal is plain text, or ``{"error": message}`` JSON on ``/api/`` paths like the REST API's.
+A refusal is plain text, or JSON like the errors of the door it was meant for: ``{"error":
+message}`` on ``/api/`` and ``/mcp``, OpenAI's ``{"error": {"message", "type", "code"}}`` on
+``/v1/``.
 
 Example:
     >>> from starlette.middleware import Middleware
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[..., Awaitable[None]]
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+_OPENAI_TYPES = {400: "invalid_request_error", 403: "permission_error"}
+_OPENAI_CODES = {400: "invalid_host", 403: "cross_origin"}
 
 
 def is_loopback(host: str) -> bool:
@@ -71,8 +75,9 @@ class LocalGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").casefold(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}  # fmt: skip
+        headers = {
+            k.decode("latin-1").casefold(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         problem = self.problem(headers)
         if problem is None:
             await self.app(scope, receive, send)
@@ -82,14 +87,25 @@ class LocalGuard:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        if scope.get("path", "").startswith("/api/"):  # like every REST API error
+        path = scope.get("path", "")
+        if path.startswith("/v1/"):  # the OpenAI-compatible API's errors (ui.openai_api)
+            error = {"message": message, "type": _OPENAI_TYPES[status], "param": None}
+            body = json.dumps({"error": {**error, "code": _OPENAI_CODES[status]}}).encode()
+            kind = b"application/json"
+        elif path.startswith("/api/") or path == "/mcp":  # like every REST API error
             body, kind = json.dumps({"error": message}).encode(), b"application/json"
         else:
             body, kind = message.encode(), b"text/plain; charset=utf-8"
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", kind),
-            (b"content-length", str(len(body)).encode()),
-        ]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", kind),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def problem(self, headers: dict[str, str]) -> tuple[int, str] | None:

@@ -16,23 +16,18 @@ from datetime import date
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
-from rag.store import query_terms
+from rag.config import ServeSettings
+from rag.text import CLOSERS, SENTENCE_GAP, answer_sentences
 from rag.types import Answer, Citation
 
 MARKER = re.compile(r"\[(\d+)\]")
-CARD_CONTEXT_CHARS = 160  # article text shown around the highlighted span on a card
-CONTEXT_CHARS = 900  # ... and when the card is expanded
 EXAMPLES = [
     "Why did Ukraine want Patriot systems?",
     "What did Zelenskiy and Trump discuss on July 4?",
     "Which country was in talks to buy Patriot systems for Ukraine?",
 ]
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)\]]*(?:\s*\[\d+\])*|\n|$)")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+|\n\s*")  # the end of a sentence, and the space after
-_CLOSERS = "\"'”’)]"
-_ANSWER_SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?:\s*\[\d+\])*(?=\s|$)|$)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -110,7 +105,9 @@ def error_html(message: str) -> str:
     return f'<div class="nq-answer nq-error" role="alert"><p>⚠ {esc(message)}</p></div>'
 
 
-def answer_html(answer: Answer, turn: int, article: ArticleLookup) -> str:
+def answer_html(
+    answer: Answer, turn: int, article: ArticleLookup, limits: ServeSettings | None = None
+) -> str:
     """The final answer: text with clickable ``[n]`` chips, then the numbered source cards."""
     if answer.abstained:
         return abstention_html(answer)
@@ -118,19 +115,14 @@ def answer_html(answer: Answer, turn: int, article: ArticleLookup) -> str:
     parts = ['<div class="nq-answer">']
     if answer.standalone_question and answer.standalone_question != answer.question:
         parts.append(f'<p class="nq-note">Searched for: {esc(answer.standalone_question)}</p>')
-    if any(c.supported is False for c in answer.citations):
-        parts.append(
-            '<p class="nq-warning" role="note">⚠ Parts of this answer are not supported by '
-            "the passages they cite: they are marked.</p>"
-        )
-    elif answer.grounded is False and not _unsupported(answer):
+    if answer.grounded is False and not _unsupported(answer):
         parts.append(
             '<p class="nq-warning" role="note">⚠ This answer is not fully supported by the '
             "cited passages.</p>"
         )
     parts.append(f"<p>{_answer_text(answer.text, by_n, turn)}</p>")
     parts.append(unsupported_html(answer))
-    parts.append(sources_html(answer, turn, article))
+    parts.append(sources_html(answer, turn, article, limits or ServeSettings()))
     parts.append(_footer(answer))
     parts.append("</div>")
     return "".join(parts)
@@ -180,18 +172,10 @@ def _footer(answer: Answer) -> str:
 
 
 def _answer_text(text: str, by_n: dict[int, Citation], turn: int) -> str:
-    """Sentences with chips; a sentence whose every citation is unsupported is marked."""
+    """Sentences with their ``[n]`` markers as chips."""
     out = []
-    for match in _ANSWER_SENTENCE.finditer(text):
-        sentence = match.group(0)
-        cited = [by_n[n] for n in _markers(sentence) if n in by_n]
-        body = MARKER.sub(lambda m: _chip(int(m.group(1)), by_n, turn), _text(sentence))
-        if cited and all(c.supported is False for c in cited):
-            body = (
-                '<span class="nq-unsupported" title="Not supported by the cited passage">'
-                f'<span class="nq-flag-icon" aria-hidden="true">⚠</span>{body}</span>'
-            )
-        out.append(body)
+    for sentence in answer_sentences(text):
+        out.append(MARKER.sub(lambda m: _chip(int(m.group(1)), by_n, turn), _text(sentence)))
     return " ".join(out)
 
 
@@ -199,13 +183,8 @@ def _chip(n: int, by_n: dict[int, Citation], turn: int) -> str:
     citation = by_n.get(n)
     if citation is None:
         return f'<span class="nq-chip nq-chip-pending">{n}</span>'
-    bad = " nq-chip-bad" if citation.supported is False else ""
     title = esc(f"Source {n}: {citation.title}")
-    return f'<a class="nq-chip{bad}" href="#{anchor(turn, n)}" title="{title}">{n}</a>'
-
-
-def _markers(text: str) -> list[int]:
-    return [int(m.group(1)) for m in MARKER.finditer(text)]
+    return f'<a class="nq-chip" href="#{anchor(turn, n)}" title="{title}">{n}</a>'
 
 
 def _text(text: str) -> str:
@@ -216,12 +195,15 @@ def _text(text: str) -> str:
 # ---- source cards -----------------------------------------------------------------------
 
 
-def sources_html(answer: Answer, turn: int, article: ArticleLookup) -> str:
+def sources_html(
+    answer: Answer, turn: int, article: ArticleLookup, limits: ServeSettings | None = None
+) -> str:
     """Numbered cards for the cited passages, in the order of their numbers."""
     if not answer.citations:
         return ""
+    limits = limits or ServeSettings()
     cards = [
-        source_card(c, turn, article(c.doc_id), _citing_words(answer, c.n))
+        source_card(c, turn, article(c.doc_id), limits)
         for c in sorted(answer.citations, key=lambda c: c.n)
     ]
     return (
@@ -231,34 +213,33 @@ def sources_html(answer: Answer, turn: int, article: ArticleLookup) -> str:
 
 
 def source_card(
-    citation: Citation, turn: int, stored: ArticleText | None, support_words: Sequence[str]
+    citation: Citation, turn: int, stored: ArticleText | None, limits: ServeSettings
 ) -> str:
-    """One card: title (linked if http/https), date, source, and the highlighted passage."""
+    """One card: title (linked if http/https), date, source, and the highlighted quote.
+
+    The quote is the sentence verification found to support the answer; the card shows it
+    highlighted in the article text around it.
+    """
     c = citation
     link = safe_url(c.url)
     title = esc(c.title or "Untitled")
     if link:
         title = f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-    meta = [f'<time datetime="{c.published.isoformat()}">{format_date(c.published)}</time>'
-            if c.published else "undated"]  # fmt: skip
+    when = "undated"
+    if c.published:
+        when = f'<time datetime="{c.published.isoformat()}">{format_date(c.published)}</time>'
+    meta = [when]
     if label := source_label(c.url, stored.source if stored else ""):
         meta.append(esc(label))
-    flag = ""
-    if c.supported is False:
-        flag = ('<p class="nq-flag">⚠ This passage does not clearly support the sentence '
-                "that cites it.</p>")  # fmt: skip
-    elif c.supported is True:
-        flag = '<p class="nq-ok">✓ Supports the answer</p>'
+    flag = '<p class="nq-ok">✓ Supports the answer</p>' if c.supported else ""
     text, span = c.quote, (0, len(c.quote))
     if stored and 0 <= c.start < c.end <= len(stored.text) and stored.text[c.start : c.end].strip():
         text, span = stored.text, (c.start, c.end)
-    ms, me = support_span(text[span[0] : span[1]], support_words)
-    mark = (span[0] + ms, span[0] + me)
-    card = excerpt_html(text, span, mark, CARD_CONTEXT_CHARS)
-    more = excerpt_html(text, span, mark, CONTEXT_CHARS)
-    bad = " nq-card-bad" if c.supported is False else ""
+    mark = _strip_span(text, *span)
+    card = excerpt_html(text, span, mark, limits.card_context_chars)
+    more = excerpt_html(text, span, mark, limits.more_context_chars)
     return (
-        f'<li class="nq-card{bad}" id="{anchor(turn, c.n)}" tabindex="-1">'
+        f'<li class="nq-card" id="{anchor(turn, c.n)}" tabindex="-1">'
         f'<div class="nq-card-head"><span class="nq-num">{c.n}</span>'
         f'<span class="nq-title">{title}</span></div>'
         f'<p class="nq-meta">{" · ".join(meta)}</p>'
@@ -301,19 +282,19 @@ def _window(text: str, start: int, end: int, room: int) -> tuple[int, int, bool,
     lo, hi = max(0, start - room), min(len(text), end + room)
     cut_lo = cut_hi = False
     if lo > 0:
-        starts = [m.end() for m in _BOUNDARY.finditer(text, lo, start)]
+        starts = [m.end() for m in SENTENCE_GAP.finditer(text, lo, start)]
         if starts:
             lo = starts[0]
-        elif _BOUNDARY.match(text, max(0, start - 3), start) or start == 0:
+        elif SENTENCE_GAP.match(text, max(0, start - 3), start) or start == 0:
             lo = start
         else:
             space = text.find(" ", lo, start)
             lo, cut_lo = (space + 1 if space >= 0 else lo), True
     if hi < len(text):
-        ends = [m.start() + 1 for m in _BOUNDARY.finditer(text, max(0, end - 1), hi + 1)]
+        ends = [m.start() + 1 for m in SENTENCE_GAP.finditer(text, max(0, end - 1), hi + 1)]
         if ends:
             hi = ends[-1]
-            while hi < len(text) and text[hi] in _CLOSERS:
+            while hi < len(text) and text[hi] in CLOSERS:
                 hi += 1
         else:
             space = text.rfind(" ", end, hi)
@@ -323,35 +304,6 @@ def _window(text: str, start: int, end: int, room: int) -> tuple[int, int, bool,
     while hi > end and text[hi - 1].isspace():
         hi -= 1
     return lo, max(hi, end), cut_lo, cut_hi
-
-
-def support_span(passage: str, words: Sequence[str]) -> tuple[int, int]:
-    """(start, end) in ``passage`` of the sentence sharing most words with ``words``.
-
-    The whole passage when it is a single sentence or nothing matches any better.
-    """
-    sentences = [m for m in _SENTENCE.finditer(passage) if m.group(0).strip()]
-    if len(sentences) <= 1 or not words:
-        return _strip_span(passage, 0, len(passage))
-    wanted = set(words)
-    best, best_score = None, 0.0
-    for m in sentences:
-        terms = set(query_terms(m.group(0)))
-        score = len(terms & wanted) / (1 + 0.02 * len(terms))
-        if score > best_score:
-            best, best_score = m, score
-    if best is None:
-        return _strip_span(passage, 0, len(passage))
-    return _strip_span(passage, best.start(), best.end())
-
-
-def _citing_words(answer: Answer, n: int) -> list[str]:
-    """Words of the answer sentences that cite ``n`` (the question's words if none do)."""
-    sentences = [
-        s.group(0) for s in _ANSWER_SENTENCE.finditer(answer.text) if n in _markers(s.group(0))
-    ]
-    words = query_terms(MARKER.sub(" ", " ".join(sentences)))
-    return words or query_terms(answer.question)
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -405,13 +357,9 @@ CSS = """
 a.nq-chip:hover, a.nq-chip:focus-visible {
   background: var(--color-accent); color: #fff !important; }
 .nq-chip-pending { opacity: .55; border-style: dashed; cursor: default; }
-.nq-chip-bad, a.nq-chip-bad {
-  border-color: #dc2626; color: #dc2626 !important; border-style: dashed; }
 .nq-unsupported { text-decoration: underline wavy #dc2626; text-underline-offset: 3px; }
-.nq-flag-icon { color: #dc2626; margin-right: .2em; }
-.nq-warning, .nq-flag { color: #b45309; font-size: .92em; }
+.nq-warning { color: #b45309; font-size: .92em; }
 .dark .nq-warning { color: #fbbf24; }
-.dark .nq-flag { color: #fbbf24; }
 .nq-ok { color: #15803d; font-size: .85em; margin: .3em 0 0 0; }
 .dark .nq-ok { color: #4ade80; }
 .nq-note, .nq-foot, .nq-why { color: var(--body-text-color-subdued); font-size: .9em; }
@@ -428,7 +376,6 @@ ol.nq-cards { list-style: none; padding: 0 !important; margin: 0; display: grid;
   scroll-margin: 1rem; margin: 0 !important; transition: box-shadow .3s, border-color .3s; }
 .nq-card:target, .nq-card:focus { border-color: var(--color-accent); outline: none;
   box-shadow: 0 0 0 3px var(--color-accent-soft); }
-.nq-card-bad { border-left: 4px solid #dc2626; }
 .nq-card-head { display: flex; gap: .5em; align-items: baseline; font-weight: 600;
   font-size: .95em; line-height: 1.35; }
 .nq-num { flex: none; display: inline-flex; align-items: center; justify-content: center;

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from relkit import browser_marks, chromium, real_app_server
+from relkit import browser_marks, chromium, playwright_api, real_app_server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 QUESTION = "Why did Ukraine want Patriot systems?"
@@ -20,8 +20,7 @@ ANSWER_TIMEOUT_MS = 240_000
 
 pytestmark = browser_marks()
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+expect = playwright_api().expect
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,18 @@ def test_question_the_seed_does_not_cover_is_refused(assistant):
     ans = assistant.ask("Who won the 2022 FIFA World Cup final?", today=TODAY)
     assert ans.abstained, ans.text
     assert ans.citations == []
+    assert "ttft_s" not in ans.timings  # refused by the relevance gate: the model never ran
+
+
+def test_question_about_the_seed_it_does_not_answer_is_refused_after_the_model(assistant):
+    """Its words and names are the seed's, so it passes the gate; the price is nowhere in it.
+
+    The model must decline, or the figure it makes up must fail verification.
+    """
+    ans = assistant.ask("How much does one Patriot missile cost Ukraine?", today=TODAY)
+    assert "ttft_s" in ans.timings, ans.abstain_reason  # the model ran
+    assert ans.abstained, ans.text
+    assert ans.citations == []
 
 
 def test_follow_up_reuses_the_saved_system_prompt_state(assistant):

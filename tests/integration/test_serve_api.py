@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from relkit import real_app_server
@@ -48,3 +49,38 @@ def test_curl_gets_a_cited_answer(server):
     assert health["articles"] == 1 and health["chunks"] >= 1
     # The chat is served beside the API.
     assert "<html" in curl(server).lower()
+
+
+# ---- the other doors: the OpenAI-compatible API and MCP, with the real model -----------------
+
+
+def test_openai_client_gets_the_cited_answer(server):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="none", timeout=900)
+    messages: Any = [{"role": "user", "content": QUESTION}]
+
+    reply = client.chat.completions.create(model="newsqa", messages=messages)
+    text = reply.choices[0].message.content or ""
+    citations = reply.citations  # type: ignore[attr-defined]  # our extra field
+    assert not reply.abstained, text  # type: ignore[attr-defined]
+    assert any(SUPPORT in c["quote"] for c in citations), citations
+    assert all(f"[{c['n']}]" in text for c in citations) and "**Sources**" in text
+
+    chunks = list(client.chat.completions.create(model="newsqa", messages=messages, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert any(SUPPORT in c["quote"] for c in chunks[-1].citations)  # type: ignore[attr-defined]
+    assert "[1]" in streamed and SUPPORT in streamed
+
+
+async def test_mcp_ask_returns_the_quote(server):
+    from mcp import Client
+
+    async with Client(f"{server}/mcp", read_timeout_seconds=900) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        result = await client.call_tool("ask", {"question": QUESTION, "today": "2025-07-10"})
+
+    assert tools == {"search", "ask", "list_articles", "get_article"}
+    assert not result.is_error and not result.structured_content["abstained"]
+    assert any(SUPPORT in c["quote"] for c in result.structured_content["citations"])

@@ -2,10 +2,11 @@
 
     serve_child.py serve --store STORE --port PORT [--ingest PATH]...
 
-The arguments are those of ``rag serve``; the command line, ``ui.app.serve`` and the whole
+The arguments are those of ``rag serve``; the command line, ``ui.server.serve`` and the whole
 pipeline are the real ones. Only the models are replaced: ``KeywordEmbedder`` (the real
 tokenizer, hashed keywords) and the real ``LlamaCppChat`` over ``FakeLlama``, which answers
-with the first sentence of passage 1, cited (and takes a follow-up question as it is). Two
+with the passage sentence that matches the question best, cited
+(``relkit.quote_best_sentence``), and takes a follow-up question as it is. Two
 words in a question change the reply:
 
 * ``HOLD``: the answer waits until the file ``$NEWSQA_TEST_GATE`` exists (it keeps the one
@@ -30,6 +31,7 @@ from relkit import (  # noqa: E402
     KeywordEmbedder,
     fake_llama_chat,
     passages_in,
+    quote_best_sentence,
     quote_first_sentence,
 )
 
@@ -48,7 +50,7 @@ def reply(prompt: str) -> str:
         return condense.group(1)
     question = re.search(r"^Question: (.*)$", prompt, re.M)
     asked = question.group(1) if question else ""
-    answer = quote_first_sentence(prompt)
+    answer = quote_best_sentence(prompt)
     if "HOLD" in asked and (gate := os.environ.get(GATE_ENV)):
         deadline = time.monotonic() + GATE_TIMEOUT_S
         while not Path(gate).exists() and time.monotonic() < deadline:

@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relkit import KeywordEmbedder, assert_store_consistent, self_retrieval  # noqa: E402
 
-import rag.assistant  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings, StoreSettings  # noqa: E402
-from rag.store import Store  # noqa: E402
+from rag.store import LocalStore, SearchIndex  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +43,7 @@ def main() -> None:
     parser.add_argument("--lock-timeout", type=float, default=10.0)
     args = parser.parse_args()
 
-    store = Store(args.store, lock_timeout=args.lock_timeout)
+    store = LocalStore(args.store, lock_timeout=args.lock_timeout)
     if args.mode == "hold":
         with store.writing():
             print("locked", flush=True)  # noqa: T201
@@ -62,7 +61,6 @@ def main() -> None:
 
     progress = open(args.progress, "a", buffering=1) if args.progress else None
     _instrument(progress, args.hang_at)
-    rag.assistant._INGEST_BATCH_CHUNKS = args.batch  # many small writes: many crash points
     if args.real:
         from rag import embed
         from rag.config import EmbedSettings
@@ -70,7 +68,8 @@ def main() -> None:
         embedder = embed.load(EmbedSettings())
     else:
         embedder = KeywordEmbedder()  # type: ignore[assignment]
-    settings = Settings(store=StoreSettings(path=args.store))
+    # many small writes: many crash points
+    settings = Settings(store=StoreSettings(path=args.store), ingest={"batch_chunks": args.batch})
     assistant = Assistant(settings, embedder=embedder, store=store)  # type: ignore[arg-type]
     if progress:
         progress.write("start\n")
@@ -82,7 +81,7 @@ def main() -> None:
     store.close()
 
 
-def _serve(store: Store) -> None:
+def _serve(store: LocalStore) -> None:
     assistant = Assistant(Settings(store=StoreSettings(path=store.path)),
                           embedder=KeywordEmbedder(), store=store)  # type: ignore[arg-type]  # fmt: skip
     print(json.dumps({"ready": True}), flush=True)  # noqa: T201
@@ -100,7 +99,7 @@ def _serve(store: Store) -> None:
     store.close()
 
 
-def _verify(store: Store) -> dict[str, object]:
+def _verify(store: LocalStore) -> dict[str, object]:
     """What a fresh process sees: consistency, self-retrieval, keyword search, per article."""
     assert_store_consistent(store)
     score, misses = self_retrieval(store, KeywordEmbedder())
@@ -125,11 +124,11 @@ def _verify(store: Store) -> dict[str, object]:
 
 def _instrument(progress: object, hang_at: int) -> None:
     """Report every committed write; optionally hang between Chroma and SQLite."""
-    put, delete_rows = Store.put, Store._delete_rows
+    put, delete_rows = LocalStore.put, SearchIndex.delete_rows
     state = threading.local()
     counts = {"puts": 0, "chunks": 0}
 
-    def traced_put(self: Store, items, vectors) -> None:  # type: ignore[no-untyped-def]
+    def traced_put(self: LocalStore, items, vectors) -> None:  # type: ignore[no-untyped-def]
         counts["puts"] += 1
         state.in_put = True
         try:
@@ -140,15 +139,15 @@ def _instrument(progress: object, hang_at: int) -> None:
         if progress:
             progress.write(f"{counts['chunks']}\n")  # type: ignore[attr-defined]
 
-    def traced_delete_rows(self: Store, doc_ids) -> None:  # type: ignore[no-untyped-def]
+    def traced_delete_rows(self: SearchIndex, doc_ids) -> None:  # type: ignore[no-untyped-def]
         if getattr(state, "in_put", False) and counts["puts"] == hang_at:
             if progress:
                 progress.write("mid\n")  # type: ignore[attr-defined]
             time.sleep(600)  # Chroma has the vectors, SQLite has not committed: kill me now
         delete_rows(self, doc_ids)
 
-    Store.put = traced_put  # type: ignore[method-assign]
-    Store._delete_rows = traced_delete_rows  # type: ignore[method-assign]
+    LocalStore.put = traced_put  # type: ignore[method-assign]
+    SearchIndex.delete_rows = traced_delete_rows  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

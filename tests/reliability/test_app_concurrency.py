@@ -2,8 +2,9 @@
 
 ``rag serve`` runs in a child process with fake models (``serve_child.py``): the command, the
 Gradio app, its queue and the whole pipeline are real. Twenty users, each with their own
-session, ask at the same moment: every one gets a complete, cited answer (five waves of them
-under ``NEWSQA_STRESS=1``). Then the one model slot is held busy and the queue is filled: the
+session, ask at the same moment: every one gets a complete, cited answer to their own question
+(the fake model answers from the passage sentence that matches the question; five waves of
+them under ``NEWSQA_STRESS=1``). Then the one model slot is held busy and the queue is filled: the
 next users are told the queue is full (HTTP 503, "try again"), never a 500 or a hang, and the
 server goes on answering afterwards.
 """
@@ -22,9 +23,11 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import QueueError
 from relkit import STRESS, AppServer, app_server, in_threads
-from test_concurrency import QUESTIONS
+from test_concurrency import ANSWERS, QUESTIONS
 
-from ui.app import QUEUE_SIZE
+from rag.config import ServeSettings
+
+QUEUE_SIZE = ServeSettings().queue_size
 
 pytestmark = pytest.mark.enable_socket
 
@@ -62,8 +65,8 @@ def _plain(fragment: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-def _check_complete_and_cited(question: str, answer: str) -> None:
-    """The answer is final, cites a card, and says exactly what that card highlights."""
+def _check_complete_and_cited(question: str, answer: str, expected: str) -> None:
+    """The answer is final, cites a card, says what that card highlights, and says ``expected``."""
     assert "nq-error" not in answer and "nq-abstain" not in answer, (question, answer)
     assert "nq-streaming" not in answer and "nq-cursor" not in answer, (question, answer)
     chips = re.findall(r'<a class="nq-chip" href="#(nq-\d+-\d+)"', answer)
@@ -75,6 +78,7 @@ def _check_complete_and_cited(question: str, answer: str) -> None:
     marks = [_plain(m).rstrip(" .") for m in re.findall(r"<mark>(.*?)</mark>", answer)]
     # The fake model quotes a passage: its reply, whole, contains the highlighted sentence.
     assert said and any(m and m in said for m in marks), (question, said, marks)
+    assert expected in said, (question, expected, said)  # this user's answer, no other's
 
 
 def test_the_queue_holds_twenty_waiting_users():
@@ -94,7 +98,7 @@ def test_twenty_users_at_once_get_complete_cited_answers(server, wave):
 
     assert errors == [], errors
     for question, answer in zip(questions, answers, strict=True):
-        _check_complete_and_cited(question, answer)
+        _check_complete_and_cited(question, answer, ANSWERS[question])
     assert server.proc.poll() is None
     assert not any("Traceback" in line for line in server.log), "".join(server.log)
 
@@ -133,8 +137,10 @@ def test_a_full_queue_answers_busy_try_again_and_recovers(server):
     finally:
         server.release()
 
-    _check_complete_and_cited("held", _content(held.result(ANSWER_TIMEOUT_S)[-1]))
+    held_answer = _content(held.result(ANSWER_TIMEOUT_S)[-1])
+    _check_complete_and_cited("held", held_answer, ANSWERS["When did the Harbour Bridge open?"])
     # The queue drains, and the next user is answered as usual.
-    later = _ask(_client(server), "Which bakery won the national bread award?")
-    _check_complete_and_cited("later", later)
+    later_question = "Which bakery won the national bread award?"
+    later = _ask(_client(server), later_question)
+    _check_complete_and_cited(later_question, later, ANSWERS[later_question])
     assert server.proc.poll() is None

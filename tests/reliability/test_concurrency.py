@@ -25,6 +25,7 @@ from relkit import (
     assert_store_consistent,
     fake_llama_chat,
     in_threads,
+    quote_best_sentence,
     real_hostile_run,
 )
 
@@ -34,28 +35,29 @@ from rag.types import Answer, Token
 
 DATA = Path(__file__).parent.parent / "data" / "articles"
 TODAY = date(2024, 12, 1)
-QUESTIONS = [
-    "When did the Harbour Bridge open?",
-    "How long is the Harbour Bridge?",
-    "How much did the Harbour Bridge cost?",
-    "Who cut the ribbon at the Harbour Bridge?",
-    "What wind speed can the Harbour Bridge withstand?",
-    "How much time will commuters save with the new bridge?",
-    "Why did the Harbour Bridge cost more than planned?",
-    "Which bakery won the national bread award?",
-    "How many bakeries did the Okafor bakery beat?",
-    "When did Grace Okafor's grandmother begin her sourdough starter?",
-    "How many loaves does the Mill Street bakery sell on a Saturday?",
-    "What will the bakery's prize money pay for?",
-    "What time does the Mill Street bakery open?",
-    "Who won the county cup final?",
-    "What was the score of the cup final against Northgate?",
-    "Who scored twice in the cup final?",
-    "How many supporters watched the cup final at Valley Stadium?",
-    "Who saved a penalty in the cup final?",
-    "When did the Riverside Rovers last win a trophy?",
-    "Where was the county cup final played?",
-]
+ANSWERS = {  # question -> what its answer must say (the fake model answers each question)
+    "When did the Harbour Bridge open?": "Tuesday",
+    "How long is the Harbour Bridge?": "1,240 metres",
+    "How much did the Harbour Bridge cost?": "410 million euros",
+    "Who cut the ribbon at the Harbour Bridge?": "Ada Lindqvist",
+    "What wind speed can the Harbour Bridge withstand?": "200 kilometres per hour",
+    "How much time will commuters save with the new bridge?": "25 minutes",
+    "Why did the Harbour Bridge cost more than planned?": "steel prices rose",
+    "Which bakery won the national bread award?": "Okafor family bakery",
+    "How many bakeries did the Okafor bakery beat?": "312",
+    "When did Grace Okafor's grandmother begin her sourdough starter?": "1987",
+    "How many loaves does the Mill Street bakery sell on a Saturday?": "900 loaves",
+    "What will the bakery's prize money pay for?": "second stone oven",
+    "What time does the Mill Street bakery open?": "opens at 5",
+    "Who won the county cup final?": "Riverside Rovers",
+    "What was the result of the cup final against Northgate United?": "3-1",
+    "Who scored twice in the cup final?": "Tomas Brandt",
+    "How many supporters watched the cup final at Valley Stadium?": "18,000",
+    "Who saved a penalty in the cup final?": "Leo Marsh",
+    "When did the Riverside Rovers last win a trophy?": "22 years",
+    "Where was the county cup final played?": "Valley Stadium",
+}
+QUESTIONS = list(ANSWERS)
 USERS = 60 if STRESS else len(QUESTIONS)
 
 
@@ -76,7 +78,7 @@ def _streamed(assistant: Assistant, question: str) -> tuple[str, Answer]:
 
 @pytest.fixture
 def backend() -> FakeLlama:
-    return FakeLlama(token_delay=0.003)
+    return FakeLlama(reply=quote_best_sentence, token_delay=0.003)
 
 
 @pytest.fixture
@@ -108,6 +110,7 @@ def test_twenty_users_at_once_get_complete_cited_answers(assistant, backend, tmp
         assert isinstance(ans, Answer) and ans.question == q
         assert not ans.abstained, (q, ans.abstain_reason, ans.unsupported)
         assert ans.citations, (q, ans.text)
+        assert ANSWERS[q] in ans.text, (q, ans.text)  # the answer to this user's question
         # (with more users than questions, one question may have met two states of the store)
         replies = [r for prompt, r in backend.replies.items() if f"Question: {q}\n" in prompt]
         if tokens is not None:

@@ -24,13 +24,14 @@ import pytest
 from relkit import FakeLlama, fake_llama_chat, quote_first_sentence, real_vocab
 
 from rag.answer import format_history
-from rag.assistant import MAX_QUESTION_CHARS, Assistant
+from rag.assistant import Assistant
 from rag.config import LLMSettings, Settings, StoreSettings
 from rag.context import fit_tokens
-from rag.errors import RagError
-from rag.store import Store
+from rag.errors import InvalidQuestionError, ModelError
+from rag.store import LocalStore, Store
 
 DATA = Path(__file__).parent.parent / "data" / "articles"
+MAX_QUESTION_CHARS = Settings().answer.max_question_chars
 TODAY = date(2024, 12, 1)
 BRIDGE_Q = "When did the Harbour Bridge open to traffic?"
 HEAVY = "\U00020000"  # a CJK Extension B ideograph: 3 tokens a character in Qwen's vocabulary
@@ -51,7 +52,7 @@ def count():
 def store(tmp_path_factory, embedder) -> Iterator[Store]:
     """The test articles, ingested once for the module (tests that add articles use their own)."""
     path = tmp_path_factory.mktemp("overflow") / "store"
-    store = Store(path)
+    store = LocalStore(path)
     settings = Settings(store=StoreSettings(path=path))
     assert not Assistant(settings, embedder=embedder, store=store).ingest([DATA]).failed
     yield store
@@ -103,31 +104,33 @@ def test_longest_allowed_question_fits(store, embedder, count):
     _assert_fits(backend, 256)
 
 
-def test_question_of_many_token_characters_is_refused_or_fits(store, embedder, count):
+def test_question_of_many_token_characters_is_refused_before_the_model(store, embedder, count):
     assistant, backend = _assistant(store, embedder, count)
     question = BRIDGE_Q + " " + HEAVY * (MAX_QUESTION_CHARS - len(BRIDGE_Q) - 1)
-    try:
-        ans = assistant.ask(question, today=TODAY)
-    except RagError:
-        return  # refused with a clear message: fine
-    assert ans.text
-    _assert_fits(backend, 256)
+    # Few enough characters to pass the length check, too many tokens to leave room for passages.
+    assert len(question) <= MAX_QUESTION_CHARS < count(question)
+
+    too_long = r"^The question is too long for the model \([\d,]+ tokens; at most [\d,]+\)\."
+    with pytest.raises(InvalidQuestionError, match=too_long):
+        assistant.ask(question, today=TODAY)
+    assert backend.prompts == []
 
 
 def test_history_of_many_token_characters_is_trimmed_to_fit(store, embedder, count):
     assistant, backend = _assistant(store, embedder, count)
-    history = [(HEAVY * 1400, HEAVY * 1400)]
-    question = "And how long is it? " + HEAVY * 1500
-    try:
-        ans = assistant.ask(question, history=history, today=TODAY)
-    except RagError:
-        return
+    history = [(HEAVY * 1400, HEAVY * 1400)]  # ~8,400 tokens: twice the model's context
+
+    ans = assistant.ask("And how long is the Harbour Bridge?", history=history, today=TODAY)
+
     assert ans.text
     _assert_fits(backend, 256)
+    condense = backend.prompts[0][0][-1]["content"]
+    assert "Last question: And how long is the Harbour Bridge?" in condense
+    assert 0 < condense.count(HEAVY) < 2 * 1400  # the turn is cut, not dropped or kept whole
 
 
 def test_passage_longer_than_the_budget_is_cut_to_fit(tmp_path, embedder, count):
-    own = Store(tmp_path / "store")
+    own = LocalStore(tmp_path / "store")
     assistant, backend = _assistant(own, embedder, count)
     assert assistant.ingest([DATA]).added
     rng = random.Random(0)
@@ -159,8 +162,12 @@ def test_passage_budget_follows_a_small_model_context(store, embedder, count):
 def test_an_overflow_the_budget_missed_is_a_clear_error(store, embedder, count):
     assistant, backend = _assistant(store, embedder, count)
     backend.n_ctx = 200  # the model's real context is smaller than configured
-    with pytest.raises(RagError, match="context"):
+    with pytest.raises(ModelError) as raised:
         assistant.ask(BRIDGE_Q, today=TODAY)
+    assert type(raised.value) is ModelError  # not "busy" or "unreachable"
+    message = str(raised.value)
+    assert message.startswith("The prompt does not fit the model's context window"), message
+    assert "exceed context window of 200" in message and "Ask a shorter question" in message
 
 
 def test_fit_tokens_keeps_whole_words_from_either_end():

@@ -37,7 +37,7 @@ from relkit import (
 
 from rag.assistant import Assistant
 from rag.config import Settings, StoreSettings
-from rag.store import Store
+from rag.store import LocalStore
 
 N_ARTICLES = 1500 if STRESS else 300
 BATCH = 64 if STRESS else 48  # chunks per write: many writes, many places to die
@@ -127,7 +127,7 @@ def test_sigkill_during_ingest_then_rerun_converges(tmp_path, request):
     assert report["unchanged"], "the re-run should skip what the killed runs completed"
 
     # ... and a fresh process (this one) finds exactly one copy of every chunk.
-    store = Store(store_path)
+    store = LocalStore(store_path)
     try:
         assert store.chunk_ids() == store.vector_ids() == expected
         assert_store_consistent(store)
@@ -162,13 +162,10 @@ class _FailingEmbedder(KeywordEmbedder):
 
 
 def test_exception_in_the_middle_of_an_ingest_leaves_a_consistent_store(tmp_path, monkeypatch):
-    import rag.assistant
-
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, 40)
-    monkeypatch.setattr(rag.assistant, "_INGEST_BATCH_CHUNKS", 32)
-    settings = Settings(store=StoreSettings(path=tmp_path / "store"))
-    store = Store(settings.store_path)
+    settings = Settings(store=StoreSettings(path=tmp_path / "store"), ingest={"batch_chunks": 32})
+    store = LocalStore(settings.store_path)
     failing = Assistant(settings, embedder=_FailingEmbedder(fail_at=3), store=store)  # type: ignore[arg-type]
 
     with pytest.raises(MemoryError):

@@ -47,9 +47,9 @@ def _story(path: Path, title: str, special: str, paragraphs: int) -> Path:
 
 def _snapshot(assistant: Assistant) -> dict[str, Any]:
     store = assistant.store
-    with store._lock:
-        chroma = store._chroma().get(include=["embeddings", "documents", "metadatas"])
-    rows = store._db.execute("SELECT * FROM articles ORDER BY doc_id").fetchall()
+    with store._vectors() as vectors:  # type: ignore[attr-defined]
+        chroma = vectors.collection.get(include=["embeddings", "documents", "metadatas"])
+    rows = store._idx.db.execute("SELECT * FROM articles ORDER BY doc_id").fetchall()
     return {
         "chroma": sorted(
             (i, d, tuple(sorted(m.items())), tuple(np.round(e, 6)))
@@ -62,7 +62,7 @@ def _snapshot(assistant: Assistant) -> dict[str, Any]:
             )
         ),  # fmt: skip
         "articles": [tuple(r) for r in rows],
-        "chunks": [tuple(r) for r in store._db.execute("SELECT * FROM chunks ORDER BY id")],
+        "chunks": [tuple(r) for r in store._idx.db.execute("SELECT * FROM chunks ORDER BY id")],
     }
 
 
@@ -108,8 +108,8 @@ def test_edited_article_replaces_its_chunks_in_chroma_and_fts(assistant, tmp_pat
     assert [c for c, _ in store.bm25_search("quillfeather", 5)] == [
         f"{doc_id}:{len(new_ids) - 1:05d}"
     ]
-    with store._lock:
-        docs = store._chroma().get(where={"doc_id": doc_id}, include=["documents"])["documents"]
+    with store._vectors() as vectors:
+        docs = vectors.collection.get(where={"doc_id": doc_id}, include=["documents"])["documents"]
     assert docs and not any("zorblaxian" in d for d in docs)
     assert any("quillfeather" in d for d in docs)
     stored = store.article(doc_id)
@@ -119,8 +119,8 @@ def test_edited_article_replaces_its_chunks_in_chroma_and_fts(assistant, tmp_pat
     # A new title alone is an update too, and reaches Chroma's metadata.
     _story(path, "Council approves the light rail", "quillfeather bridge", 1)
     assert assistant.ingest([path]).updated == [doc_id]
-    with store._lock:
-        metas = store._chroma().get(where={"doc_id": doc_id}, include=["metadatas"])["metadatas"]
+    with store._vectors() as vectors:
+        metas = vectors.collection.get(where={"doc_id": doc_id}, include=["metadatas"])["metadatas"]
     assert metas and {m["title"] for m in metas} == {"Council approves the light rail"}
     assert_store_consistent(store)
 
@@ -138,8 +138,8 @@ def test_deleted_article_is_gone_from_chroma_and_fts_then_comes_back(assistant, 
 
     assert doc_id not in {a.doc_id for a in assistant.list_articles()}
     assert store.article(doc_id) is None
-    with store._lock:
-        assert store._chroma().get(where={"doc_id": doc_id})["ids"] == []
+    with store._vectors() as vectors:
+        assert vectors.collection.get(where={"doc_id": doc_id})["ids"] == []
     assert store.bm25_search("zorblaxian", 5) == []
     assert not set(c for c, _ in store.dense_search(question, 20)) & ids
     assert_store_consistent(store)

@@ -23,7 +23,7 @@ from relkit import (
     write_corpus,
 )
 
-from rag.store import Store
+from rag.store import LocalStore
 
 ROUNDS = 5 if STRESS else 1  # extra write-and-restart rounds, each below the threshold
 
@@ -63,7 +63,7 @@ def test_clean_restarts_below_the_flush_threshold_lose_nothing(tmp_path):
         paths.append(more)
 
     expected = {c for c in expected_chunk_ids(paths, embedder) if c.split(":")[0] in docs}
-    reopened = Store(store)
+    reopened = LocalStore(store)
     try:
         assert reopened.chunk_ids() == reopened.vector_ids() == expected
         assert_store_consistent(reopened)

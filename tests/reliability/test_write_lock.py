@@ -33,7 +33,7 @@ from relkit import (
 from rag.assistant import Assistant
 from rag.config import Settings, StoreSettings
 from rag.errors import StoreLockedError
-from rag.store import Store
+from rag.store import LocalStore
 
 TODAY = date(2025, 1, 1)
 
@@ -53,7 +53,7 @@ def held(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
     write_corpus(corpus, 12)
     write_corpus(new, 1, start=500)
     settings = Settings(store=StoreSettings(path=path))
-    store = Store(path)
+    store = LocalStore(path)
     Assistant(settings, embedder=KeywordEmbedder(), store=store).ingest([corpus])  # type: ignore[arg-type]
     store.close()
     proc = _child("hold", str(path))
@@ -68,7 +68,7 @@ def held(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
 
 def test_second_writer_gets_store_locked_error_and_changes_nothing(held):
     path, new = held
-    store = Store(path, lock_timeout=0.2)
+    store = LocalStore(path, lock_timeout=0.2)
     settings = Settings(store=StoreSettings(path=path))
     chat = fake_llama_chat(FakeLlama())
     assistant = Assistant(settings, llm=chat, embedder=KeywordEmbedder(), store=store)  # type: ignore[arg-type]
@@ -109,7 +109,7 @@ def test_two_writer_processes_at_once_both_finish(tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     write_corpus(a, 30, seed=1)
     write_corpus(b, 30, seed=2, start=1000)
-    Store(path).close()  # create it first, so the two children do not race to create it
+    LocalStore(path).close()  # create it first, so the two children do not race to create it
 
     procs = [_child("ingest", str(path), str(c), "--batch", "16") for c in (a, b)]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -117,7 +117,7 @@ def test_two_writer_processes_at_once_both_finish(tmp_path):
         assert p.returncode == 0, err[-3000:]
         assert len(json.loads(out)["added"]) == 30
 
-    store = Store(path)
+    store = LocalStore(path)
     try:
         expected = expected_chunk_ids([a, b], KeywordEmbedder())
         assert store.chunk_ids() == store.vector_ids() == expected

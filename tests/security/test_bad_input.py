@@ -103,10 +103,11 @@ def _never_asked(prompt: str) -> str:
 def _stored_texts(a: Assistant) -> list[str]:
     """Everything the store keeps as text: titles, articles, chunks, Chroma documents."""
     store = a.store
-    texts = [r[0] for r in store._db.execute("SELECT title || '\n' || text FROM articles")]
-    texts += [r[0] for r in store._db.execute("SELECT text FROM chunks")]
-    with store._lock:
-        chroma = store._chroma().get(include=["documents", "metadatas"])
+    db = store._idx.db  # type: ignore[attr-defined]
+    texts = [r[0] for r in db.execute("SELECT title || '\n' || text FROM articles")]
+    texts += [r[0] for r in db.execute("SELECT text FROM chunks")]
+    with store._vectors() as vectors:  # type: ignore[attr-defined]
+        chroma = vectors.collection.get(include=["documents", "metadatas"])
     texts += [d or "" for d in chroma["documents"]]
     texts += [str(m.get("title", "")) for m in chroma["metadatas"] or []]
     return texts
@@ -282,7 +283,7 @@ def test_one_megabyte_single_line_is_chunked_within_the_model_limit(assistant, t
     stored = assistant.store.article(doc_id)
     assert stored is not None and stored.text == words and stored.title == "one-line"
     tokenizer = assistant.embedder.tokenizer
-    rows = assistant.store._db.execute(
+    rows = assistant.store._idx.db.execute(  # type: ignore[attr-defined]
         'SELECT text, start, "end" FROM chunks WHERE doc_id=?', (doc_id,)
     ).fetchall()
     assert len(rows) == report.chunks > 1000

@@ -32,7 +32,7 @@ from relkit import (
 from rag.answer import SYSTEM_PROMPT
 from rag.assistant import Assistant
 from rag.config import Settings, StoreSettings
-from rag.store import Store
+from rag.store import LocalStore, Store
 from rag.types import Answer
 
 DATA = Path(__file__).parent.parent / "data" / "articles"
@@ -78,7 +78,7 @@ def assert_no_markup_or_prompt(ans: Answer) -> None:
 def _store(root: Path, embedder, article: str) -> Store:
     story = root / "library.md"
     story.write_text(article)
-    store = Store(root / "store")
+    store = LocalStore(root / "store")
     settings = Settings(store=StoreSettings(path=store.path))
     assert not Assistant(settings, embedder=embedder, store=store).ingest([story, DATA]).failed
     return store

@@ -23,14 +23,14 @@ from relkit import (
     app_server,
     browser_marks,
     chromium,
+    playwright_api,
 )
 
 TIMEOUT_MS = 60_000
 
 pytestmark = browser_marks()
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
+expect = playwright_api().expect
 
 # What would run or load something if it were rendered instead of shown.
 DANGEROUS = """() => ({

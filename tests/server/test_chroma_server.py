@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from rag import store as store_module
 from rag.assistant import Assistant
 from rag.cli import cli
 from rag.config import Settings, StoreSettings
 from rag.errors import ConfigError, StoreUnavailableError
 from rag.store import ServerStore, open_store
+from rag.store.server import _article_metadata
 from rag.types import Article, Chunk
 
 pytestmark = pytest.mark.enable_socket
@@ -286,7 +286,7 @@ def test_half_written_articles_stay_invisible_until_complete(server, tmp_path):
     with writer.writing():
         writer.put([item("whole", 2, "h1")], np.ones((2, 8)))
     ghost = item("ghost", 3, "h1")
-    writer._upsert_chunks([ghost], np.ones((3, 8)))  # crashed before its article record
+    writer._chunks.upsert([ghost], np.ones((3, 8)))  # crashed before its article record
     assert {a.doc_id for a in reader.list_articles()} == {"whole"}
     assert keyword_doc(reader, "ghostword") is None
     assert {c for c, _ in reader.dense_search(np.ones(8), 10)} >= {"ghost:00000"}
@@ -294,9 +294,9 @@ def test_half_written_articles_stay_invisible_until_complete(server, tmp_path):
 
     # An update caught half-way (new article record, one of its three new chunks written)
     new = item("whole", 3, "h2")
-    writer._upsert_chunks([(new[0], "h2", new[2][:1])], np.ones((1, 8)))
+    writer._chunks.upsert([(new[0], "h2", new[2][:1])], np.ones((1, 8)))
     writer._docs.upsert(ids=["whole"], embeddings=np.ones((1, 1)),
-                        metadatas=[store_module._article_metadata(new[0], "h2", 3)],
+                        metadatas=[_article_metadata(new[0], "h2", 3)],
                         documents=[new[0].text])  # fmt: skip
     writer._bump_generation()
     assert [a.chunks for a in reader.list_articles()] == [2]  # still the complete old version

@@ -9,9 +9,10 @@ Routes (every error is JSON ``{"error": message}`` with a 4xx status, or 503 for
 
 ``$NEWSQA_API_TOKEN``, when set, is required as ``Authorization: Bearer <token>`` on every
 route but health; the chat's logins (``$NEWSQA_AUTH``) are accepted as HTTP Basic auth too,
-so a server with a login never answers anonymous API calls. Model work runs in the
-threadpool, so the event loop keeps serving while the model thinks; at most ``MODEL_SLOTS``
-requests wait for the model at once, and the next one gets 503 with ``Retry-After``.
+so a server with a login never answers anonymous API calls (``ui.access``). Model work runs
+in the threadpool, so the event loop keeps serving while the model thinks; at most
+``serve.model_slots`` requests wait for the model at once, and the next one gets 503 with
+``Retry-After``.
 
 Example:
     >>> import uvicorn
@@ -20,19 +21,16 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hmac
 import json
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping, Sequence
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -40,8 +38,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from rag.assistant import Assistant
-from rag.config import Settings
+from rag import Assistant
+from rag.config import ServeSettings, Settings
 from rag.errors import (
     ConfigError,
     EmptyStoreError,
@@ -50,17 +48,11 @@ from rag.errors import (
     RagError,
     StoreLockedError,
 )
-from rag.types import Answer, ArticleInfo, Citation, IngestReport, Token
+from rag.types import Answer, ArticleInfo, AskOptions, Citation, IngestReport, Token
+from ui import access
 
 logger = logging.getLogger(__name__)
 
-API_TOKEN_ENV = "NEWSQA_API_TOKEN"
-MAX_JSON_BYTES = 1 << 20  # a question with its history; ingest has its own limit
-UPLOAD_OVERHEAD_BYTES = 1 << 20  # multipart headers and JSON syntax around the articles
-MAX_FILES = 20
-MAX_HISTORY = 20
-MODEL_SLOTS = 8
-RETRY_AFTER_S = 30
 RECORDS_NAME = "api-records.jsonl"
 INTERNAL_ERROR = "internal error; the details are in the server log"
 
@@ -87,16 +79,24 @@ class Turn(_In):
     answer: str
 
 
+_DEFAULTS = ServeSettings()
+
+
 class AskRequest(_In):
-    """A question; the options are those of ``Assistant.stream``."""
+    """A question; the options are ``AskOptions`` (those of ``Assistant.stream``)."""
 
     question: str = Field(description="The question (at most 2,000 characters).")
-    history: Annotated[list[Turn], Field(max_length=MAX_HISTORY)] = []
+    history: Annotated[list[Turn], Field(max_length=_DEFAULTS.max_history)] = []
     today: date | None = Field(None, description="Answer as of this date (default: today).")
     k: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Passages to use.")
     since: date | None = Field(None, description="Only articles published on or after.")
     until: date | None = Field(None, description="Only articles published on or before.")
     stream: bool = Field(False, description="Answer with server-sent events.")
+
+    def options(self) -> AskOptions:
+        """The options of ``Assistant.stream``."""
+        history = [(t.question, t.answer) for t in self.history]
+        return AskOptions(self.k, self.today, self.since, self.until, history)
 
 
 class Record(_In):
@@ -197,7 +197,7 @@ _INGEST_BODY = {
                     "properties": {
                         "files": {
                             "type": "array",
-                            "maxItems": MAX_FILES,
+                            "maxItems": _DEFAULTS.max_files,
                             "items": {"type": "string", "format": "binary"},
                         }
                     },
@@ -222,10 +222,11 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     @classmethod
-    def from_rag(cls, ex: RagError) -> ApiError:
+    def from_rag(cls, ex: RagError, retry_after_s: int) -> ApiError:
         """The status for one of our errors (its message is meant for users as it is)."""
         status = next((code for kind, code in _STATUS if isinstance(ex, kind)), 400)
-        headers = {"Retry-After": str(RETRY_AFTER_S)} if isinstance(ex, ModelBusyError) else {}
+        busy = isinstance(ex, ModelBusyError)
+        headers = {"Retry-After": str(retry_after_s)} if busy else {}
         return cls(status, str(ex), headers)
 
     def response(self) -> JSONResponse:
@@ -233,26 +234,19 @@ class ApiError(Exception):
         return JSONResponse({"error": str(self)}, self.status, headers=self.headers)
 
 
-async def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``fn`` in the threadpool (the event loop keeps serving), our errors as ``ApiError``."""
-    try:
-        return await run_in_threadpool(fn, *args, **kwargs)
-    except RagError as ex:
-        raise ApiError.from_rag(ex) from ex
-
-
-class _Slots:
+class ModelSlots:
     """Requests using or waiting for the model; one over the limit is told to come back."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, retry_after_s: int) -> None:
         self.size = size
+        self.retry_after_s = retry_after_s
         self.used = 0
 
     def take(self) -> None:
         """Take a slot or raise 503 (only the event loop thread calls this: no lock needed)."""
         if self.used >= self.size:
             busy = ModelBusyError("The model is busy with other requests; try again shortly.")
-            raise ApiError.from_rag(busy)
+            raise ApiError.from_rag(busy, self.retry_after_s)
         self.used += 1
 
     def give(self) -> None:
@@ -275,14 +269,25 @@ class BodyLimit:
     limit and refused as soon as it passes it.
     """
 
-    def __init__(self, app: Callable[..., Awaitable[None]], limit: Callable[[str], int]) -> None:
-        """Wrap ``app``; ``limit(path)`` is the byte limit of a request to ``path``."""
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        limit: Callable[[str], int],
+        prefix: str = "/api/",
+        refuse: Callable[[int, str], Response] | None = None,
+    ) -> None:
+        """Wrap ``app``; ``limit(path)`` is the byte limit of a request to a path under ``prefix``.
+
+        ``refuse(413, message)`` makes the refusal (default: ``{"error": message}``).
+        """
         self.app = app
         self.limit = limit
+        self.prefix = prefix
+        self.refuse = refuse or (lambda status, message: ApiError(status, message).response())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 413."""
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         limit = self.limit(scope["path"])
@@ -290,7 +295,7 @@ class BodyLimit:
         length = headers.get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(limit)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -301,7 +306,7 @@ class BodyLimit:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                await _too_large(limit)(scope, receive, send)
+                await self._too_large(limit)(scope, receive, send)
                 return
             if not message.get("more_body"):
                 break
@@ -316,10 +321,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-
-def _too_large(limit: int) -> JSONResponse:
-    megabytes = limit / (1 << 20)
-    return ApiError(413, f"The request is too large (at most {megabytes:.1f} MB).").response()
+    def _too_large(self, limit: int) -> Response:
+        megabytes = limit / (1 << 20)
+        return self.refuse(413, f"The request is too large (at most {megabytes:.1f} MB).")
 
 
 # ---- the app ---------------------------------------------------------------------------------
@@ -330,13 +334,13 @@ def create_api(
     settings: Settings | None = None,
     *,
     token: str | None = None,
-    logins: Sequence[tuple[str, str]] | None = None,
+    logins: Sequence[access.Login] | None = None,
 ) -> FastAPI:
     """The REST API over ``assistant`` (``rag serve`` mounts the chat into it at ``/``).
 
     Args:
         assistant: Answers, ingests, lists and deletes.
-        settings: Limits such as ``[ingest] max_file_mb`` (default: the assistant's).
+        settings: Limits (``[ingest] max_file_mb``, ``[serve]``; default: the assistant's).
         token: Bearer token required on every route but health (default: ``$NEWSQA_API_TOKEN``;
             empty means none).
         logins: ``(user, password)`` pairs also accepted as HTTP Basic auth (the chat's).
@@ -347,9 +351,11 @@ def create_api(
         'ok'
     """
     settings = settings or assistant.settings
-    token = token if token is not None else os.environ.get(API_TOKEN_ENV, "")
-    ingest_limit = settings.ingest.max_file_bytes + UPLOAD_OVERHEAD_BYTES
-    slots = _Slots(MODEL_SLOTS)
+    limits = settings.serve
+    token = token if token is not None else access.api_token_from_env()
+    ingest_limit = settings.ingest.max_file_bytes + limits.upload_overhead_kb * 1024
+    json_limit = limits.max_json_kb * 1024
+    slots = ModelSlots(limits.model_slots, limits.retry_after_s)
     app = FastAPI(
         title="newsqa",
         summary="Answers from your news articles, with the passage behind every claim.",
@@ -359,64 +365,87 @@ def create_api(
         responses=_ERRORS,
     )
     app.add_middleware(
-        BodyLimit, limit=lambda path: ingest_limit if path == "/api/ingest" else MAX_JSON_BYTES
+        BodyLimit, limit=lambda path: ingest_limit if path == "/api/ingest" else json_limit
     )
     _add_error_handlers(app)
     authorized = Depends(_auth(token, logins or []))
 
-    @app.post("/api/ask", response_model=AnswerOut, dependencies=[authorized],
-              responses={200: {"content": {"text/event-stream": {}},
-                               "description": "The answer, or server-sent events"}})  # fmt: skip
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn`` in the threadpool (the event loop keeps serving), errors as ``ApiError``."""
+        try:
+            return await run_in_threadpool(fn, *args)
+        except RagError as ex:
+            raise ApiError.from_rag(ex, limits.retry_after_s) from ex
+
+    @app.post(
+        "/api/ask",
+        response_model=AnswerOut,
+        dependencies=[authorized],
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "The answer, or server-sent events",
+            }
+        },
+    )
     async def ask(request: AskRequest, stream: bool = Query(False)) -> Any:  # noqa: B008
         """Answer a question with cited passages (``stream``: server-sent events)."""
-        options: dict[str, Any] = {
-            "history": [(t.question, t.answer) for t in request.history], "k": request.k,
-            "today": request.today, "since": request.since, "until": request.until,
-        }  # fmt: skip
+        if len(request.history) > limits.max_history:
+            raise ApiError(422, f"body.history: at most {limits.max_history} turns")
+        options = request.options()
         slots.take()
         streaming = False  # once streaming, the stream gives the slot back when it ends
         try:
             if not (stream or request.stream):
-                answer: Answer = await _run(assistant.ask, request.question, **options)
+                answer: Answer = await run(assistant.ask, request.question, options)
                 return answer.to_dict()
-            events = assistant.stream(request.question, **options)
-            first = await _run(next, events, None)  # errors before the answer: a JSON error
+            events = assistant.stream(request.question, options)
+            first = await run(next, events, None)  # errors before the answer: a JSON error
             streaming = True
         finally:
             if not streaming:
                 slots.give()
         return StreamingResponse(
-            _sse(events, first, slots.give), media_type="text/event-stream",
+            _sse(events, first, slots.give),
+            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )  # fmt: skip
+        )
 
-    @app.post("/api/ingest", response_model=IngestOut, dependencies=[authorized],
-              openapi_extra=_INGEST_BODY)  # fmt: skip
+    @app.post(
+        "/api/ingest",
+        response_model=IngestOut,
+        dependencies=[authorized],
+        openapi_extra=_INGEST_BODY,
+    )
     async def ingest(request: Request) -> Any:
         """Add or update articles: multipart ``files``, or a JSON array of records."""
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind == "multipart/form-data":
-            uploads = await _uploads(request)
+            uploads = await _uploads(request, limits.max_files)
         elif kind == "application/json":
             uploads = [(RECORDS_NAME, _records_jsonl(await request.body()))]
         else:
             raise ApiError(415, "Send multipart/form-data files or a JSON array of records.")
         slots.take()
         try:
-            return await _run(_ingest_all, assistant, uploads)
+            return await run(_ingest_all, assistant, uploads)
         finally:
             slots.give()
 
     @app.get("/api/articles", response_model=list[ArticleOut], dependencies=[authorized])
     async def articles() -> Any:
         """Every stored article, newest first."""
-        return [dataclasses.asdict(a) for a in await _run(assistant.list_articles)]
+        return [dataclasses.asdict(a) for a in await run(assistant.list_articles)]
 
-    @app.delete("/api/articles/{doc_id:path}", response_model=DeletedOut,
-                dependencies=[authorized], responses={404: {"model": ErrorOut}})  # fmt: skip
+    @app.delete(
+        "/api/articles/{doc_id:path}",
+        response_model=DeletedOut,
+        dependencies=[authorized],
+        responses={404: {"model": ErrorOut}},
+    )
     async def delete(doc_id: str) -> Any:
         """Remove an article and all its chunks."""
-        if not await _run(assistant.delete, doc_id):
+        if not await run(assistant.delete, doc_id):
             raise ApiError(404, f"No such article: {doc_id}")
         return {"deleted": doc_id}
 
@@ -425,12 +454,16 @@ def create_api(
         """Up, which models are loaded, and how many articles and chunks are stored."""
 
         def counts() -> tuple[int, int]:
-            return len(assistant.list_articles()), assistant.store.count()
+            return len(assistant.list_articles()), assistant.count_chunks()
 
-        n_articles, n_chunks = await _run(counts)
-        return {"status": "ok", "model": assistant.model_name,
-                "models_loaded": assistant.models_loaded, "articles": n_articles,
-                "chunks": n_chunks}  # fmt: skip
+        n_articles, n_chunks = await run(counts)
+        return {
+            "status": "ok",
+            "model": assistant.model_name,
+            "models_loaded": assistant.models_loaded,
+            "articles": n_articles,
+            "chunks": n_chunks,
+        }
 
     every = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -438,17 +471,23 @@ def create_api(
     async def unknown(request: Request, rest: str) -> Any:
         """No such route (or not with this method): a JSON error, not the chat's 404 page."""
         path = request.url.path
-        allowed = sorted({
-            method for route in app.routes if route is not unknown_route
-            and (regex := getattr(route, "path_regex", None)) and regex.match(path)
-            for method in getattr(route, "methods", None) or ()
-        })  # fmt: skip
+        allowed = sorted(
+            {
+                method
+                for route in app.routes
+                if route is not unknown_route
+                and (regex := getattr(route, "path_regex", None))
+                and regex.match(path)
+                for method in getattr(route, "methods", None) or ()
+            }
+        )
         if allowed:
-            raise ApiError(405, f"{request.method} is not allowed here.",
-                           {"Allow": ", ".join(allowed)})  # fmt: skip
+            allow = {"Allow": ", ".join(allowed)}
+            raise ApiError(405, f"{request.method} is not allowed here.", allow)
         raise ApiError(404, f"No such API route: {path}")
 
     unknown_route = app.routes[-1]
+    app.state.model_slots = slots  # shared with the other doors of ``rag serve``
     return app
 
 
@@ -487,42 +526,36 @@ def _problems(errors: Sequence[Any]) -> str:
 
 
 def _auth(
-    token: str, logins: Sequence[tuple[str, str]]
+    token: str, logins: Sequence[access.Login]
 ) -> Callable[[Request, HTTPAuthorizationCredentials | None], None]:
     """A dependency that checks the bearer token (or a chat login) when one is configured."""
-    bearer = HTTPBearer(auto_error=False, description=f"The token in ${API_TOKEN_ENV}")
-    basic = {f"{u}:{p}".encode() for u, p in logins}
+    bearer = HTTPBearer(auto_error=False, description=f"The token in ${access.API_TOKEN_ENV}")
 
     def check(
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
     ) -> None:
-        if not token and not basic:
+        if not token and not logins:
             return
-        if token and credentials and hmac.compare_digest(credentials.credentials, token):
+        if credentials and access.token_ok(credentials.credentials, token):
             return
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
-        if basic and scheme.lower() == "basic" and _basic_ok(value.strip(), basic):
+        if logins and scheme.lower() == "basic" and access.basic_ok(value.strip(), logins):
             return
-        raise ApiError(401, "A valid API token is required: Authorization: Bearer <token>.",
-                       {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise ApiError(
+            401,
+            "A valid API token is required: Authorization: Bearer <token>.",
+            {"WWW-Authenticate": "Bearer"},
+        )
 
     return check
 
 
-def _basic_ok(value: str, logins: set[bytes]) -> bool:
-    try:
-        given = base64.b64decode(value, validate=True)
-    except ValueError:
-        return False
-    return any(hmac.compare_digest(given, login) for login in logins)
-
-
-async def _uploads(request: Request) -> list[tuple[str, bytes]]:
+async def _uploads(request: Request, max_files: int) -> list[tuple[str, bytes]]:
     """The files of a multipart request (the body size was checked before parsing)."""
     try:
-        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+        form = await request.form(max_files=max_files, max_fields=max_files)
     except HTTPException:
         raise
     except Exception as ex:  # a malformed multipart body
@@ -547,13 +580,14 @@ def _records_jsonl(body: bytes) -> bytes:
 
 def _ingest_all(assistant: Assistant, uploads: list[tuple[str, bytes]]) -> dict[str, Any]:
     """Ingest each upload; failures name the uploaded file, not where the server keeps it."""
-    total: dict[str, Any] = {"added": [], "updated": [], "unchanged": [], "failed": [],
-                             "chunks": 0}  # fmt: skip
+    total: dict[str, Any] = {"added": [], "updated": [], "unchanged": [], "failed": []}
+    total["chunks"] = 0
     for name, data in uploads:
         kept, report = assistant.ingest_upload(name, data)
         part = report.to_dict()
-        part["failed"] = [(where.replace(str(kept), kept.name), reason)
-                          for where, reason in report.failed]  # fmt: skip
+        part["failed"] = [
+            (where.replace(str(kept), kept.name), reason) for where, reason in report.failed
+        ]
         for key, value in part.items():
             total[key] += value
     return total

@@ -17,7 +17,7 @@ from typing import Any
 
 from rag import disagree
 from rag.config import NewsSettings
-from rag.disagree import Encoder
+from rag.types import Encoder
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,16 @@ class DetectorScore:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready counts and rates."""
         return {
-            "items": self.items, "positives": self.positives, "tp": self.tp, "fp": self.fp,
-            "fn": self.fn, "precision": round(self.precision, 3),
-            "recall": round(self.recall, 3), "update_label_right": self.updates_right,
+            "items": self.items,
+            "positives": self.positives,
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": round(self.precision, 3),
+            "recall": round(self.recall, 3),
+            "update_label_right": self.updates_right,
             "errors": self.errors,
-        }  # fmt: skip
+        }
 
 
 def load_pairs(path: str | Path) -> list[PairItem]:
@@ -76,9 +81,11 @@ def load_pairs(path: str | Path) -> list[PairItem]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            expect = tuple(row["expect"]) if row.get("expect") else None
-            items.append(PairItem(row["id"], row["split"], row["label"], row.get("kind"),
-                                  row["a"], row["b"], expect))  # type: ignore[arg-type]  # fmt: skip
+            expect = (row["expect"][0], row["expect"][1]) if row.get("expect") else None
+            item = PairItem(
+                row["id"], row["split"], row["label"], row.get("kind"), row["a"], row["b"], expect
+            )
+            items.append(item)
     return items
 
 
@@ -105,8 +112,8 @@ def score_pairs(
             if wrong:
                 score.fp += 1
                 if key == "all":
-                    score.errors.append(f"false {item.id}: {wrong[0].older.value!r} vs "
-                                        f"{wrong[0].newer.value!r}")  # fmt: skip
+                    d = wrong[0]
+                    score.errors.append(f"false {item.id}: {d.older.value!r} vs {d.newer.value!r}")
     return scores
 
 

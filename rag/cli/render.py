@@ -1,0 +1,36 @@
+"""Answers, changes and timelines as plain text for the terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from rag.cli.options import iso
+from rag.types import Answer, Timeline
+
+
+def render(result: Answer) -> str:
+    """A plain-text answer with its numbered sources, the freshness note and disagreements."""
+    lines = [result.text]
+    if result.abstained and result.abstain_reason:
+        lines.append(f"({result.abstain_reason})")
+    if result.freshness:
+        lines.append(f"Note: {result.freshness.text}")
+    lines += [d.text for d in result.disagreements]
+    for c in result.citations:
+        lines.append(f"\n[{c.n}] {c.title} ({iso(c.published)}){' - ' + c.url if c.url else ''}")
+        lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+    return "\n".join(lines)
+
+
+def render_timeline(result: Timeline) -> str:
+    """A plain-text timeline: date, title (or heading) and the event's sentence, oldest first."""
+    if not result.events:
+        return f"No timeline for “{result.topic}”: {result.reason}."
+    lines = []
+    for e in result.events:
+        lines.append(f"{iso(e.published)}  {e.heading or e.title}")
+        lines.append(textwrap.indent(textwrap.fill(f"“{e.quote}”", 92), "    "))
+        if len(e.sources) > 1:
+            also = "; ".join(f"{s.title} ({iso(s.published)})" for s in e.sources[1:])
+            lines.append(textwrap.indent(textwrap.fill(f"also reported by: {also}", 92), "    "))
+    return "\n".join(lines)
