@@ -84,10 +84,10 @@ def search_with_vector(
     if filters.until and settings.recent_days:
         # News questions are mostly about what happened just before they were asked: a
         # second pair of searches restricted to recent articles lets those compete.
-        recent = Filters(
-            since=max(filters.since or date.min, filters.until - timedelta(settings.recent_days)),
-            until=filters.until,
-        )
+        # (a date in the first days of year 1 has no window before it: date.min then)
+        window = timedelta(settings.recent_days)
+        start = filters.until - window if filters.until - date.min > window else date.min
+        recent = Filters(since=max(filters.since or date.min, start), until=filters.until)
 
     def keyword_searches() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         main = _keyword(store, question, n, filters, settings.overfetch)

@@ -4,6 +4,11 @@ Routes (every error is JSON ``{"error": message}`` with a 4xx status, or 503 for
 
 * ``POST /api/ask``: a question -> the ``Answer.to_dict()`` JSON; ``"stream": true`` answers
   with server-sent events instead: ``token`` events as the model writes, then ``answer``.
+* ``POST /api/timeline``: a topic -> ``Timeline.to_dict()``, the JSON of ``rag timeline
+  --json`` (events oldest first, each an exact article sentence; no model call).
+* ``POST /api/changes``: a question and a date -> ``Changes.to_dict()``, the JSON of ``rag ask
+  --since-then DATE --json``; ``"stream": true``: ``token`` {text, as_of} and ``answer``
+  {as_of, answer} events for each of the two answers, then ``changes``.
 * ``POST /api/ingest``: multipart ``files`` or JSON records -> the ``IngestReport``.
 * ``GET /api/articles``, ``DELETE /api/articles/{doc_id}``, ``GET /api/health``.
 
@@ -48,7 +53,7 @@ from rag.errors import (
     RagError,
     StoreLockedError,
 )
-from rag.types import Answer, ArticleInfo, AskOptions, Citation, IngestReport, Token
+from rag.types import Answer, ArticleInfo, AskOptions, Changes, Citation, IngestReport, Token
 from ui import access
 
 logger = logging.getLogger(__name__)
@@ -109,6 +114,91 @@ class Record(_In):
     published: str | None = Field(None, description="A date, e.g. 2025-07-04.")
 
 
+class TimelineRequest(_In):
+    """A topic; the options of ``Assistant.timeline``."""
+
+    topic: str = Field(description="What the story is about (at most 2,000 characters).")
+    since: date | None = Field(None, description="Only articles published on or after.")
+    until: date | None = Field(None, description="Only articles published on or before.")
+    today: date | None = Field(None, description="As of this date: later articles are hidden.")
+    limit: Annotated[int, Field(ge=1, le=100)] = Field(12, description="At most this many events.")
+    headings: bool = Field(False, description="A verified one-line heading per event (LLM).")
+
+
+class ChangesRequest(_In):
+    """A question and the date to compare with; the other options as for ``/api/ask``."""
+
+    question: str = Field(description="The question (at most 2,000 characters).")
+    since: date = Field(description="Answer as of this date too, and say what changed since.")
+    history: Annotated[list[Turn], Field(max_length=_DEFAULTS.max_history)] = []
+    today: date | None = Field(None, description="The second answer as of this date.")
+    k: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Passages to use.")
+    stream: bool = Field(False, description="Answer with server-sent events.")
+
+    def options(self) -> AskOptions:
+        """The options of ``Assistant.stream_changes``."""
+        history = [(t.question, t.answer) for t in self.history]
+        return AskOptions(self.k, self.today, history=history)
+
+
+class SourceOut(BaseModel):
+    """An article: ``EventSource``."""
+
+    doc_id: str
+    title: str
+    published: date | None
+
+
+class ReportOut(SourceOut):
+    """``Report``: an exact sentence of an article (``quote == text[start:end]``) and its value."""
+
+    quote: str
+    start: int
+    end: int
+    value: str
+
+
+class DisagreementOut(BaseModel):
+    """``Disagreement.to_dict()``: two reports stating different values for one thing."""
+
+    kind: str
+    older: ReportOut
+    newer: ReportOut
+    same_day: bool
+    update: bool
+    used: str | None
+    text: str
+
+
+class FreshnessOut(BaseModel):
+    """``FreshnessNote.to_dict()``: the answer rests on an old report; newer ones exist."""
+
+    based_on: date
+    newer: list[SourceOut]
+    text: str
+
+
+class EventOut(BaseModel):
+    """``TimelineEvent.to_dict()``: one event, an exact sentence of its article."""
+
+    published: date | None
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    sources: list[SourceOut]
+    heading: str | None
+
+
+class TimelineOut(BaseModel):
+    """``Timeline.to_dict()``: the JSON printed by ``rag timeline --json``."""
+
+    topic: str
+    events: list[EventOut]
+    reason: str | None
+
+
 class RetrievedOut(BaseModel):
     """One retrieved chunk."""
 
@@ -132,8 +222,22 @@ class AnswerOut(BaseModel):
     retrieved: list[RetrievedOut]
     timings: dict[str, float]
     model: str
-    disagreements: list[dict[str, Any]]  # Disagreement.to_dict() (docs/news.md)
-    freshness_note: dict[str, Any] | None  # FreshnessNote.to_dict() (docs/news.md)
+    disagreements: list[DisagreementOut]
+    freshness_note: FreshnessOut | None
+
+
+class ChangesOut(BaseModel):
+    """``Changes.to_dict()``: the JSON printed by ``rag ask --since-then DATE --json``."""
+
+    question: str
+    since: date
+    today: date
+    before: AnswerOut
+    after: AnswerOut
+    changed: bool
+    difference: str
+    evidence: list[ReportOut]
+    newest: date | None
 
 
 # ``IngestReport``'s fields; its defaults would leave them optional in the schema, but every
@@ -449,6 +553,8 @@ def create_api(
             raise ApiError(404, f"No such article: {doc_id}")
         return {"deleted": doc_id}
 
+    _add_news_routes(app, assistant, run, slots, authorized, limits)
+
     @app.get("/api/health", response_model=HealthOut)
     async def health() -> Any:
         """Up, which models are loaded, and how many articles and chunks are stored."""
@@ -489,6 +595,102 @@ def create_api(
     unknown_route = app.routes[-1]
     app.state.model_slots = slots  # shared with the other doors of ``rag serve``
     return app
+
+
+def _add_news_routes(
+    app: FastAPI,
+    assistant: Assistant,
+    run: Callable[..., Awaitable[Any]],
+    slots: ModelSlots,
+    authorized: Any,
+    limits: ServeSettings,
+) -> None:
+    """``/api/timeline`` and ``/api/changes`` (docs/news.md), on the conventions of ``/api/ask``."""
+
+    @app.post("/api/timeline", response_model=TimelineOut, dependencies=[authorized])
+    async def timeline(request: TimelineRequest) -> Any:
+        """The events of a developing story, oldest first: exact sentences, dated."""
+        slots.take()  # the embedding model (and the chat model for headings)
+        try:
+            result = await run(
+                assistant.timeline,
+                request.topic,
+                request.since,
+                request.until,
+                request.today,
+                request.limit,
+                request.headings,
+            )
+        finally:
+            slots.give()
+        return result.to_dict()
+
+    @app.post(
+        "/api/changes",
+        response_model=ChangesOut,
+        dependencies=[authorized],
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Or events"}},
+    )
+    async def changes(request: ChangesRequest, stream: bool = Query(False)) -> Any:  # noqa: B008
+        """Answers as of ``since`` and as of ``today``, and what changed between them."""
+        if len(request.history) > limits.max_history:
+            raise ApiError(422, f"body.history: at most {limits.max_history} turns")
+        options = request.options()
+        slots.take()
+        streaming = False  # once streaming, the stream gives the slot back when it ends
+        try:
+            events = assistant.stream_changes(request.question, request.since, options)
+            if not (stream or request.stream):
+                result = await run(_last, events)
+                return result.to_dict()
+            first = await run(next, events, None)  # errors before the answer: a JSON error
+            streaming = True
+        finally:
+            if not streaming:
+                slots.give()
+        today = options.today or date.today()
+        return StreamingResponse(
+            _changes_sse(events, first, [request.since, today], slots.give),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+def _last(events: Iterator[Any]) -> Any:
+    """The last event of a stream (``Changes`` for ``stream_changes``)."""
+    last = None
+    for last in events:  # noqa: B007
+        pass
+    return last
+
+
+async def _changes_sse(
+    events: Iterator[Token | Answer | Changes],
+    first: Token | Answer | Changes | None,
+    days: list[date],
+    done: Callable[[], None],
+) -> AsyncIterator[str]:
+    """``token`` {text, as_of} and ``answer`` {as_of, answer} per answer, then ``changes``."""
+    as_of = days.pop(0).isoformat()
+    try:
+        event = first
+        while event is not None:
+            if isinstance(event, Token):
+                yield _event("token", {"text": event.text, "as_of": as_of})
+            elif isinstance(event, Answer):
+                yield _event("answer", {"as_of": as_of, "answer": event.to_dict()})
+                as_of = days.pop(0).isoformat() if days else as_of
+            else:
+                yield _event("changes", event.to_dict())
+            event = await run_in_threadpool(next, events, None)
+    except RagError as ex:
+        yield _event("error", {"error": str(ex)})
+    except Exception:
+        logger.exception("streaming what changed failed")
+        yield _event("error", {"error": INTERNAL_ERROR})
+    finally:
+        getattr(events, "close", lambda: None)()
+        done()
 
 
 def _add_error_handlers(app: FastAPI) -> None:
