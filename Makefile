@@ -63,8 +63,16 @@ bench: $(VENV)/.installed-dev
 	# Each prints a table and writes bench/results/<name>.json (+ .png). Run on a quiet machine.
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/retrieval_quality.py
 	$(BIN)/python bench/answer.py
+	$(BIN)/python bench/quality.py --config configs/wide.toml --withhold-gold
 	$(BIN)/python bench/footprint.py
+<<<<<<< HEAD
+	$(BIN)/python bench/injection.py  # canaries of injected instructions reaching answers (target 0)
+=======
+	# The README's and docs' figures, from those files (tests/test_readme_figures.py checks).
+	$(BIN)/python bench/readme.py
+>>>>>>> bench
 
 clean-venv:
 	rm -rf $(VENV)

@@ -195,13 +195,19 @@ def timer() -> Iterator[list[float]]:
         box.append(time.perf_counter() - start)
 
 
-def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """The first ``limit`` records of a JSON-lines file."""
+def require(path: Path) -> Path:
+    """``path``, or exit with a message saying where the dev set is looked for."""
     if not path.exists():
         raise SystemExit(
             f"{path} not found. The dev set lives in ../shared/eval/dev next to the project; "
             "point $NEWSQA_DEV_SET at that folder, or pass --questions / --corpus."
         )
+    return path
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first ``limit`` records of a JSON-lines file."""
+    require(path)
     rows: list[dict[str, Any]] = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -210,6 +216,37 @@ def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
                 if limit is not None and len(rows) >= limit:
                     break
     return rows
+
+
+def subset_corpus(path: Path, wanted: set[str], distractors: int, work: Path) -> Path:
+    """A JSONL corpus of the ``wanted`` articles plus the first ``distractors`` others."""
+    rows, others = [], 0
+    for row in read_jsonl(path):
+        if row["doc_id"] in wanted:
+            rows.append(row)
+        elif others < distractors:
+            rows.append(row)
+            others += 1
+    small = work / "corpus.jsonl"
+    small.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return small
+
+
+TOP_ARTICLES = 4
+
+
+def gold_in_top_articles(
+    ranked_doc_ids: Sequence[str], gold: Iterable[str], n: int = TOP_ARTICLES
+) -> bool:
+    """Whether a gold article is among the first ``n`` distinct articles of a ranking.
+
+    ``ranked_doc_ids`` are the articles of a pipeline's retrieved chunks in rank order
+    (repeats allowed). Every bench scores "hit@4" with this one definition, on the ranking
+    the pipeline itself answered from.
+    """
+    from rag.eval import hit_at_k
+
+    return hit_at_k(list(dict.fromkeys(ranked_doc_ids)), gold, n)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

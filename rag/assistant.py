@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
-import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,24 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from tqdm.auto import tqdm
 
-from rag import answer, chunk, context, disagree, embed, gate, interop, llm, news, retrieve, verify
+from rag import (
+    answer,
+    chunk,
+    context,
+    disagree,
+    embed,
+    gate,
+    interop,
+    llm,
+    news,
+    retrieve,
+    text,
+    verify,
+)
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.gate import Refusal
-from rag.ingest import LoadFailure, iter_load
+from rag.ingest import LoadFailure, iter_load, stage_upload
 from rag.store import Store, StoredArticle, open_store
 from rag.types import (
     Answer,
@@ -108,8 +122,10 @@ class Assistant:
         model = self._llm
         if model is None:
             return self.settings.llm.model
-        name = getattr(model, "model_path", None) or getattr(model, "model_name", None)
-        return str(name or type(model).__name__)
+        path = getattr(model, "model_path", None)
+        if path:  # the file's name: where it lives on this machine is nobody's business
+            return Path(str(path)).name
+        return str(getattr(model, "model_name", None) or type(model).__name__)
 
     @property
     def models_loaded(self) -> dict[str, bool]:
@@ -142,12 +158,17 @@ class Assistant:
             if stored == digest:
                 report.unchanged.append(item.doc_id)
                 continue
-            chunks = chunk.split_article(
-                item,
-                self.embedder.tokenizer,
-                self.settings.chunk.max_tokens,
-                self.settings.chunk.overlap_sentences,
-            )
+            try:
+                chunks = chunk.split_article(
+                    item,
+                    self.embedder.tokenizer,
+                    self.settings.chunk.max_tokens,
+                    self.settings.chunk.overlap_sentences,
+                )
+            except Exception as ex:  # one article the splitter chokes on is that one's failure
+                logger.warning("cannot split %s", item.source, exc_info=True)
+                report.failed.append((item.source, f"cannot be split ({type(ex).__name__})"))
+                continue
             if not chunks:
                 report.failed.append((item.source, "no text to index"))
                 continue
@@ -182,27 +203,20 @@ class Assistant:
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
     def ingest_upload(self, name: str, data: bytes | Path) -> tuple[Path, IngestReport]:
-        """Keep an uploaded file as ``<store>/uploads/<name>`` and ingest it from there.
+        """Ingest an uploaded file as ``<store>/uploads/<name>``; the file is removed after.
 
         Articles from files are identified by their path, so uploading a file with the same
-        name again updates its articles instead of adding copies. If nothing in the file
-        could be read, the previous copy is put back. Returns where the file is kept.
+        name again updates its articles instead of adding copies. The store keeps the
+        articles' text, not the upload: deleting an article leaves no copy behind. Returns
+        the path the articles were read from (failures name it).
         """
         folder = self.settings.store_path / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        dest = folder / upload_name(name)
         with self._upload_lock:  # two uploads of one name must not interleave
-            previous = dest.read_bytes() if dest.is_file() else None
-            if isinstance(data, Path):
-                shutil.copyfile(data, dest)
-            else:
-                dest.write_bytes(data)
-            report = self.ingest([dest])
-            if not (report.added or report.updated or report.unchanged):
-                if previous is None:
-                    dest.unlink(missing_ok=True)
-                else:
-                    dest.write_bytes(previous)
+            dest = stage_upload(folder, upload_name(name), data)
+            try:
+                report = self.ingest([dest])
+            finally:
+                dest.unlink(missing_ok=True)
         return dest, report
 
     def list_articles(self) -> list[ArticleInfo]:
@@ -247,31 +261,60 @@ class Assistant:
         self, question: str, options: AskOptions | None = None, **overrides: Any
     ) -> list[Hit]:
         """The best chunks for ``question`` (no LLM call); options as for ``stream``."""
-        options = AskOptions.of(options, **overrides)
+        options = AskOptions.of(options, **overrides).checked()
         return self._search(self._validated(question), options)[0]
 
-    def ask(self, question: str, options: AskOptions | None = None, **overrides: Any) -> Answer:
+    def ask(
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
+    ) -> Answer:
         """Answer ``question`` from the stored articles, with citations (see ``stream``)."""
         result: Answer | None = None
-        for event in self.stream(question, options, **overrides):
+        for event in self.stream(question, options, slot=slot, **overrides):
             if isinstance(event, Answer):
                 result = event
         assert result is not None  # stream always ends with an Answer
         return result
 
     def stream(
-        self, question: str, options: AskOptions | None = None, **overrides: Any
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
     ) -> Iterator[Token | Answer]:
         """Yield ``Token``s of the answer as they are generated, then the final ``Answer``.
 
         ``options`` (or the same as keywords: ``k``, ``today``, ``since``, ``until``,
-        ``history``, ``exclude``) are described by ``AskOptions``.
+        ``history``, ``exclude``) are described by ``AskOptions``. ``slot`` is entered just
+        before the chat model first runs for this question and left when the stream ends:
+        a server passes its model slot, so that a question refused before the model (or
+        invalid) never takes one. It may raise (``ModelBusyError``) or wait.
 
         Example:
             >>> for event in a.stream("When did the bridge open?", k=4):
             ...     print(event.text if isinstance(event, Token) else event.citations)
         """
-        options = AskOptions.of(options, **overrides)
+        with contextlib.ExitStack() as held:
+            entered: list[AbstractContextManager[Any]] = []
+
+            def use_model() -> None:
+                if slot is not None and not entered:
+                    held.enter_context(slot)
+                    entered.append(slot)
+
+            checked = AskOptions.of(options, **overrides).checked()
+            yield from self._stream(question, checked, use_model)
+
+    def _stream(
+        self, question: str, options: AskOptions, use_model: Callable[[], None]
+    ) -> Iterator[Token | Answer]:
+        """``stream``; ``use_model()`` is called before every call of the chat model."""
         question = self._validated(question)
         if self.store.count() == 0:
             raise EmptyStoreError()
@@ -279,7 +322,11 @@ class Assistant:
         answer.check_fits(self._llm, self.settings, question)
         started = time.perf_counter()
         today = options.today or date.today()
-        standalone = self.condense(question, options.history) if options.history else None
+        standalone = None
+        if options.history:
+            if self.settings.answer.condense:
+                use_model()
+            standalone = self.condense(question, options.history)
         hits, vector = self._search(standalone or question, options)
         evidence = self._evidence(standalone or question, today, hits, vector)
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
@@ -324,6 +371,7 @@ class Assistant:
         )
         # For a question about now, a sentence a newer report disputes gives way to it.
         passages = disagree.screen(shown, passages, encode, self.settings.news)
+        use_model()
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
         inputs = answer.chain_input(evidence.question, passages, today)
@@ -361,19 +409,28 @@ class Assistant:
         today: date | None = None,
         limit: int = 12,
         headings: bool = False,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
     ) -> Timeline:
         """The events of a story, oldest first: exact sentences, no LLM call (docs/news.md).
 
-        ``today`` hides later articles; ``headings``: one verified LLM heading per event.
+        ``today`` hides later articles; ``headings``: one verified LLM heading per event
+        (``slot``, as for ``stream``, is held while the chat model writes them).
 
         Example:
             >>> [(e.published, e.quote) for e in a.timeline("Castlemere dock strike").events]
         """
         topic, today = self._validated(topic), today or date.today()
-        return news.timeline_of(self, topic, since, until, today, limit, headings)
+        return news.timeline_of(self, topic, since, until, today, limit, headings, slot)
 
     def changes(
-        self, question: str, since: date, today: date | None = None, **overrides: Any
+        self,
+        question: str,
+        since: date,
+        today: date | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
     ) -> Changes:
         """What changed since ``since``: answers as of then and as of ``today``, and the change.
 
@@ -381,22 +438,40 @@ class Assistant:
             >>> c = a.changes("Is the Castlemere dock strike still on?", date(2025, 6, 3))
             >>> c.before.text, c.after.text, c.difference
         """
-        events = self.stream_changes(question, since, today=today, **overrides)
-        return next(e for e in events if isinstance(e, Changes))
+        result = None
+        # Run to the end: the stream leaves the model slot only when it is finished.
+        with contextlib.closing(
+            self.stream_changes(question, since, today=today, slot=slot, **overrides)
+        ) as events:
+            for event in events:
+                result = event if isinstance(event, Changes) else result
+        assert result is not None  # stream_changes always ends with Changes
+        return result
 
     def stream_changes(
-        self, question: str, since: date, options: AskOptions | None = None, **overrides: Any
+        self,
+        question: str,
+        since: date,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
     ) -> Iterator[Token | Answer | Changes]:
         """The ``Token``s and ``Answer`` as of ``since``, those as of ``today``, then ``Changes``.
 
         ``options`` as for ``stream``, but no ``since``/``until``; see ``news.stream_changes``.
+        ``slot`` as for ``stream``: entered when the chat model first runs, held for both
+        answers, left when the stream ends.
         """
-        return news.stream_changes(self, question, since, AskOptions.of(options, **overrides))
+        options = AskOptions.of(options, **overrides)
+        return news.stream_changes(self, question, since, options, slot)
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("and what did Germany do?") as a standalone question."""
         if not history or not self.settings.answer.condense:
             return question
+        # Earlier turns are context, not the question: a stray surrogate in one is replaced.
+        history = [(text.without_surrogates(q), text.without_surrogates(a)) for q, a in history]
         chain = answer.make_condense_chain(self.llm)
         fixed = answer.CONDENSE_TEMPLATE.format(history="", question=question)
         room = answer.prompt_room(self._llm, self.settings, answer.CONDENSE_SYSTEM, fixed)
@@ -406,8 +481,8 @@ class Assistant:
             max_tokens=room,
             count=answer.count_tokens(self._llm),
         )
-        text = chain.invoke({"history": history_text, "question": question})
-        return answer.clean_standalone(text, fallback=question)
+        reply = chain.invoke({"history": history_text, "question": question})
+        return answer.clean_standalone(reply, fallback=question)
 
     def _search(self, question: str, options: AskOptions) -> tuple[list[Hit], np.ndarray]:
         """Retrieval for a validated question: the hits and the question's vector."""
@@ -433,6 +508,11 @@ class Assistant:
         question = " ".join((question or "").split())
         if not question:
             raise InvalidQuestionError("The question is empty.")
+        if text.has_surrogates(question):
+            raise InvalidQuestionError(
+                "The question is not valid text (it holds an undecodable byte or a lone "
+                "surrogate such as \\ud800): type it again."
+            )
         limit = self.settings.answer.max_question_chars
         if len(question) > limit:
             raise InvalidQuestionError(

@@ -102,7 +102,7 @@ class RetrieveSettings(_Section):
     rrf_k: int = 60
     min_score: float = 0.25
     max_per_article: Annotated[int, Field(ge=1)] = 2
-    recent_days: Annotated[int, Field(ge=0)] = 10
+    recent_days: Annotated[int, Field(ge=0, le=3650)] = 10
     recent_weight: float = 1.0
     recent_weight_relative: float = 1.5
     # Candidates fetched without a date filter, as a multiple of those kept: the dates are
@@ -160,9 +160,10 @@ class GateSettings(_Section):
     question is at most 4 days older than the question).
     """
 
-    this_week_days: Annotated[int, Field(ge=0)] = 7  # "this week", "yesterday", "on Monday"
-    last_week_days: Annotated[int, Field(ge=0)] = 14  # "last week", "past weekend", "next week"
-    lately_days: Annotated[int, Field(ge=0)] = 45  # "recently", "currently", "now", "last month"
+    # (At most ten years each: the date arithmetic stays far from the calendar's ends.)
+    this_week_days: Annotated[int, Field(ge=0, le=3650)] = 7  # "this week", "yesterday", "Monday"
+    last_week_days: Annotated[int, Field(ge=0, le=3650)] = 14  # "last week", "next week"
+    lately_days: Annotated[int, Field(ge=0, le=3650)] = 45  # "recently", "now", "last month"
     rare_name_share: float = 0.02  # a name in at most this share of the chunks is specific
 
 
@@ -171,12 +172,24 @@ class ServeSettings(_Section):
 
     model_slots: Annotated[int, Field(ge=0)] = 8  # API requests using or waiting for the model
     retry_after_s: Annotated[int, Field(ge=0)] = 30  # Retry-After of a 503 when all are taken
-    max_json_kb: Annotated[int, Field(ge=1)] = 1024  # a question with its history
+    # Every request body on every route, but file uploads: a question with its history, a
+    # chat event. Uploads (POST /api/ingest, the chat's upload) may be [ingest] max_file_mb
+    # plus upload_overhead_kb.
+    max_json_kb: Annotated[int, Field(ge=1)] = 1024
     upload_overhead_kb: Annotated[int, Field(ge=0)] = 1024  # multipart headers around files
     max_files: Annotated[int, Field(ge=1)] = 20  # files in one POST /api/ingest
+    max_records: Annotated[int, Field(ge=1)] = 10_000  # JSON records in one POST /api/ingest
+    # Failed logins (wrong token, password or Basic auth) allowed per client address within
+    # the window; past that, the client's credentials get 429 until the window moves on.
+    login_attempts: Annotated[int, Field(ge=1)] = 10
+    login_window_s: Annotated[float, Field(gt=0)] = 60.0
+    session_hours: Annotated[float, Field(gt=0)] = 12.0  # a chat login lasts this long
     max_history: Annotated[int, Field(ge=0)] = 20  # earlier turns in one POST /api/ask
     max_upload_mb: Annotated[int, Field(ge=1)] = 25  # one file uploaded in the chat
-    queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for the model
+    queue_size: Annotated[int, Field(ge=1)] = 32  # chat events waiting for their turn
+    # Chat questions handled at once: one uses the model, the others search, are refused
+    # by the relevance gate without it, or wait for it.
+    chat_concurrency: Annotated[int, Field(ge=1)] = 4
     card_context_chars: Annotated[int, Field(ge=0)] = 160  # article text around a source quote
     more_context_chars: Annotated[int, Field(ge=0)] = 900  # ... when the card is expanded
     mcp_write: bool = False  # the MCP tool ingest_text (agents may add articles)

@@ -63,12 +63,16 @@ def build(
         for i, (s, e) in enumerate(spans[hit.doc_id]):
             if s >= hit.start and e <= hit.end and (hit.doc_id, i) not in seen:
                 seen.add((hit.doc_id, i))
-                if text.is_instruction(article[s:e]):
+                if text.is_instruction(article[s:e]):  # an injection: never shown to the model
                     continue
                 sentences.append(_Sentence(hit, i, s, e, 0.0))
     if not sentences:
         return []
     scored = _score(evidence, sentences, encode, shortlist)
+
+    def barred(doc_id: str, i: int) -> bool:
+        start, end = spans[doc_id][i]
+        return text.is_instruction(texts[doc_id][start:end])
 
     def passages(runs: list[tuple[Hit, int, int]]) -> list[Passage]:
         """Runs of sentences (hit, first, last index) as article slices, numbered."""
@@ -85,8 +89,14 @@ def build(
     for sent in sorted(scored, key=lambda x: -x.score):
         if len(chosen) == anchors:
             break
-        first = max(0, sent.index - neighbours)
-        last = min(len(spans[sent.hit.doc_id]) - 1, sent.index + neighbours)
+        first = last = sent.index
+        doc = sent.hit.doc_id
+        # Neighbours stop at an instruction sentence: a passage is one slice of the article.
+        while first > max(0, sent.index - neighbours) and not barred(doc, first - 1):
+            first -= 1
+        end = min(len(spans[doc]) - 1, sent.index + neighbours)
+        while last < end and not barred(doc, last + 1):
+            last += 1
         touching = [
             j
             for j, (hit, a, b) in enumerate(chosen)
@@ -143,7 +153,9 @@ def format_passages(passages: Sequence[Passage]) -> str:
         hit = group[0].hit
         when = hit.published.isoformat() if hit.published else "undated"
         lines = "\n".join(f"[{p.n}] {_defused(p.text)}" for p in group)
-        title = _defused(hit.title).replace('"', "'")[:200]
+        # A headline that instructs the model is withheld like such a sentence.
+        shown = "(headline withheld)" if text.is_instruction(hit.title) else hit.title
+        title = _defused(shown).replace('"', "'")[:200]
         rendered.append(f'<article title="{title}" date="{when}">\n{lines}\n</article>')
     return "\n\n".join(rendered)
 

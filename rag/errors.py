@@ -34,3 +34,10 @@ class InvalidQuestionError(RagError):
 
 class StoreUnavailableError(RagError):
     """The Chroma server named by ``store.url`` cannot be reached or refused a request."""
+
+
+class StoreBusyError(RagError):
+    """Chroma could not get a database connection in time, even after retrying.
+
+    As after the process was paused; what was half written is repaired by running it again.
+    """

@@ -120,8 +120,9 @@ def unmentioned(
     missing_figures = [f for f in figures if text.plain_number(f) not in found]
     missing_names: list[str] = []
     if names := text.question_names(question):
-        words = {w for t in texts for w in text.words(t)}
-        missing = [n for n in names if not text.occurs(n, words)]
+        hay = text.Haystack.of(texts)
+        acronyms = text.question_acronyms(question)
+        missing = [n for n in names if not text.mentioned(n, hay, acronym=n in acronyms)]
         shares = term_shares(names) if term_shares and missing else {}
         rare = [n for n in names if 0 < shares.get(n, 0) <= settings.rare_name_share]
         if len(names) - len(missing) < max(1, len(names) // 2):

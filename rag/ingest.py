@@ -11,7 +11,10 @@ import codecs
 import hashlib
 import json
 import logging
+import os
 import re
+import shutil
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,7 +25,9 @@ from typing import Any
 from dateutil import parser as dateparser
 
 from rag.config import IngestSettings
-from rag.types import Article
+from rag.errors import RagError
+from rag.text import without_surrogates
+from rag.types import FIRST_DAY, LAST_DAY, Article
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +89,12 @@ def load(paths: Iterable[str | Path]) -> tuple[list[Article], list[LoadFailure]]
 
 
 def clean_text(text: str) -> str:
-    """Normalise to NFC, unify newlines and drop invisible/bidi control characters."""
+    """Normalise to NFC, unify newlines and drop invisible/bidi control characters.
+
+    A lone surrogate (``"\\ud800"`` in JSON, an undecodable byte of a file name) is not a
+    character and cannot be stored or encoded: it becomes U+FFFD.
+    """
+    text = without_surrogates(text)
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = text.translate(_INVISIBLE)
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
@@ -98,18 +108,59 @@ def parse_date(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
+    if not isinstance(value, str | int | float):
+        return None  # a list or an object is no date
     try:
-        parsed = dateparser.parse(str(value), default=datetime(2000, 1, 1))
-    except (ValueError, OverflowError):
+        parsed = dateparser.parse(str(value)[:100], default=datetime(2000, 1, 1))
+    except (ValueError, OverflowError, TypeError, ArithmeticError):
         return None
-    return parsed.date() if parsed and 1800 < parsed.year < 2200 else None
+    return parsed.date() if parsed and FIRST_DAY <= parsed.date() <= LAST_DAY else None
 
 
 def make_doc_id(*, url: str | None = None, path: Path | None = None) -> str:
     """A stable id derived from the url (preferred) or the file's absolute path."""
     key = url or str(path.resolve() if path else "")
     stem = re.sub(r"[^a-z0-9]+", "-", (path.stem if path else "doc").lower()).strip("-")[:40]
-    return f"{stem or 'doc'}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{stem or 'doc'}-{digest}"
+
+
+def _where(path: Path) -> str:
+    """``path`` as text that can be stored and shown (undecodable bytes become U+FFFD)."""
+    return clean_text(str(path))
+
+
+def stage_upload(folder: Path, name: str, data: bytes | Path) -> Path:
+    """Write an upload as ``folder/name`` to be loaded from there; returns the path.
+
+    Never writes through a link: whatever already has that name (a crash's leftover, a
+    planted symlink) is removed first and the file is created anew (``O_EXCL``: a link put
+    there meanwhile makes it fail instead). ``folder`` must be a real folder, not a link.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.is_symlink() or not folder.is_dir():
+        raise RagError(f"{folder} must be a folder, not a link: refusing to write into it.")
+    dest = folder / name
+    try:
+        found = os.lstat(dest)
+    except FileNotFoundError:
+        pass
+    else:
+        if stat.S_ISDIR(found.st_mode):
+            raise RagError(f"{dest} is a folder: refusing to write over it.")
+        dest.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(dest, flags, 0o600)
+    except FileExistsError as ex:
+        raise RagError(f"{dest} appeared while writing it: refusing to write through it.") from ex
+    with os.fdopen(fd, "wb") as out:
+        if isinstance(data, Path):
+            with open(data, "rb") as source:
+                shutil.copyfileobj(source, out)
+        else:
+            out.write(data)
+    return dest
 
 
 def _hidden(path: Path, root: Path) -> bool:
@@ -117,9 +168,18 @@ def _hidden(path: Path, root: Path) -> bool:
 
 
 def _load_file(path: Path, max_file_bytes: int) -> Iterator[Article | LoadFailure]:
+    """The articles of one file; whatever goes wrong is a failure of this file only."""
+    try:
+        yield from _load_checked(path, max_file_bytes)
+    except Exception as ex:  # a loader's bug or a library's surprise must not end the batch
+        logger.warning("cannot read %s", _where(path), exc_info=True)
+        yield LoadFailure(_where(path), f"cannot be read ({type(ex).__name__}: {ex})"[:300])
+
+
+def _load_checked(path: Path, max_file_bytes: int) -> Iterator[Article | LoadFailure]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        yield LoadFailure(str(path), f"unsupported file type {suffix or '(none)'!r}")
+        yield LoadFailure(_where(path), f"unsupported file type {suffix or '(none)'!r}")
         return
     try:
         size = path.stat().st_size
@@ -136,9 +196,9 @@ def _load_file(path: Path, max_file_bytes: int) -> Iterator[Article | LoadFailur
             loader = _load_html if suffix in HTML_SUFFIXES else _load_plain
             yield _check(loader(path, raw), path)
     except _Unreadable as ex:
-        yield LoadFailure(str(path), str(ex))
+        yield LoadFailure(_where(path), str(ex))
     except OSError as ex:
-        yield LoadFailure(str(path), f"cannot read: {ex.strerror or ex}")
+        yield LoadFailure(_where(path), f"cannot read: {ex.strerror or ex}")
 
 
 class _Unreadable(Exception):
@@ -181,7 +241,7 @@ def _load_plain(path: Path, raw: str) -> Article:
         else:
             break
     text = "\n".join(lines[body_from:]).strip()
-    return Article(make_doc_id(path=path), title, text, str(path), published=published)
+    return Article(make_doc_id(path=path), title, text, _where(path), published=published)
 
 
 def _looks_like_title(line: str, lines: list[str], i: int) -> bool:
@@ -199,12 +259,12 @@ def _load_html(path: Path, raw: str) -> Article:
     )
     meta = doc.as_dict() if doc is not None and hasattr(doc, "as_dict") else (doc or {})
     text = clean_text(meta.get("text") or "")
-    url = meta.get("url")
+    url = clean_text(meta["url"]) if isinstance(meta.get("url"), str) else None
     return Article(
         make_doc_id(url=url, path=path),
         clean_text(meta.get("title") or path.stem),
         text,
-        str(path),
+        _where(path),
         url=url,
         published=parse_date(meta.get("date")),
     )
@@ -252,23 +312,25 @@ def _load_pdf(path: Path) -> Article:
     text = clean_text("\n\n".join(p.strip() for p in pages)).strip()
     title = str(info.get("/Title") or "").strip() or path.stem
     published = _pdf_date(info.get("/CreationDate"))
-    return Article(make_doc_id(path=path), clean_text(title), text, str(path), published=published)
+    title = clean_text(title)
+    return Article(make_doc_id(path=path), title, text, _where(path), published=published)
 
 
 def _pdf_date(value: Any) -> date | None:
     match = re.match(r"D:(\d{4})(\d{2})(\d{2})", str(value or ""))
-    return date(*map(int, match.groups())) if match else None
+    try:
+        day = date(*map(int, match.groups())) if match else None
+    except ValueError:  # D:20241399: no such day
+        return None
+    return day if day and FIRST_DAY <= day <= LAST_DAY else None
 
 
 def _load_records(path: Path) -> Iterator[Article | LoadFailure]:
     raw = _read_text(path)
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as ex:
-            raise _Unreadable(f"invalid JSON: {ex.msg} (line {ex.lineno})") from ex
+        data = _parse_json(raw)
         numbered = enumerate(data if isinstance(data, list) else [data], 1)
-        records: Iterator[tuple[str, Any]] = ((f"{path}[{i}]", rec) for i, rec in numbered)
+        records: Iterator[tuple[str, Any]] = ((f"{_where(path)}[{i}]", rec) for i, rec in numbered)
     else:
         records = _jsonl(path, raw)
     for where, record in records:
@@ -279,35 +341,62 @@ def _load_records(path: Path) -> Iterator[Article | LoadFailure]:
             yield _record_article(record, path)
         except _Unreadable as ex:
             yield LoadFailure(where, str(ex))
+        except Exception as ex:  # one odd record is a failure of that record only
+            logger.warning("cannot read %s", where, exc_info=True)
+            yield LoadFailure(where, f"cannot be read ({type(ex).__name__}: {ex})"[:300])
+
+
+def _parse_json(raw: str) -> Any:
+    """A JSON document, or ``_Unreadable`` with the reason."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as ex:
+        raise _Unreadable(f"invalid JSON: {ex.msg} (line {ex.lineno})") from ex
+    except RecursionError as ex:  # [[[[...]]]]: deeper than Python's parser goes
+        raise _Unreadable("invalid JSON: nested too deeply") from ex
 
 
 def _jsonl(path: Path, raw: str) -> Iterator[tuple[str, Any]]:
     for lineno, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
+        where = f"{_where(path)}:{lineno}"
         try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as ex:
-            yield where, LoadFailure(where, f"invalid JSON: {ex.msg}")
+            yield where, _parse_json(line)
+        except _Unreadable as ex:
+            yield where, LoadFailure(where, str(ex).split(" (line")[0])
 
 
 def _record_article(record: Any, path: Path) -> Article:
     if not isinstance(record, dict):
         raise _Unreadable("a record must be a JSON object")
-    text = clean_text(str(record.get("text") or "")).strip()
+    text = clean_text(_field(record, "text", numbers=False)).strip()
     if not text:
         raise _Unreadable("record has no 'text'")
-    url = record.get("url") or None
+    url = clean_text(_field(record, "url", numbers=False)).strip() or None
     # Ids are shown by `rag list` and typed into `rag delete`: no control, invisible or
     # bidi characters, no line breaks.
-    doc_id = " ".join(clean_text(str(record.get("doc_id") or record.get("id") or "")).split())
-    title = clean_text(str(record.get("title") or "")).strip() or text.split("\n", 1)[0][:120]
+    given = _field(record, "doc_id") or _field(record, "id")
+    doc_id = " ".join(clean_text(given).split())
+    title = clean_text(_field(record, "title")).strip() or text.split("\n", 1)[0][:120]
     return Article(
         doc_id or make_doc_id(url=url or hashlib.sha1(text.encode()).hexdigest(), path=path),
         title,
         text,
-        str(path),
+        _where(path),
         url=url,
         published=parse_date(record.get("published") or record.get("date")),
     )
+
+
+def _field(record: dict[str, Any], key: str, numbers: bool = True) -> str:
+    """A text field of a record ("" when missing); a number too where ``numbers``."""
+    value = record.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    kind = "a string" if not numbers else "a string or a number"
+    raise _Unreadable(f"'{key}' must be {kind}, not {type(value).__name__}")

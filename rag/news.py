@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -59,7 +61,12 @@ class Asks(Protocol):
         ...
 
     def stream(
-        self, question: str, options: AskOptions | None = None, **overrides: Any
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
     ) -> Iterator[Token | Answer]:
         """Stream an answer: ``Token``s, then the ``Answer``."""
         ...
@@ -79,6 +86,7 @@ def timeline_of(
     today: date,
     limit: int,
     headings: bool,
+    slot: AbstractContextManager[Any] | None = None,
 ) -> Timeline:
     """The timeline of a (validated) ``topic`` as of ``today``: see ``Assistant.timeline``."""
     if assistant.store.count() == 0:
@@ -94,13 +102,18 @@ def timeline_of(
     evidence = Evidence(topic, today, hits, texts, vector)
     encode = evidence.encoder(assistant.embedder.encode)
     found = timeline.build(evidence, encode, settings.news, limit=limit, since=since, until=until)
-    if headings:
-        return timeline.headings(found, assistant.llm, encode, settings.verify)
+    if headings and found.events:
+        with slot or contextlib.nullcontext():  # the chat model writes the headings
+            return timeline.headings(found, assistant.llm, encode, settings.verify)
     return found
 
 
 def stream_changes(
-    assistant: Asks, question: str, since: date, options: AskOptions
+    assistant: Asks,
+    question: str,
+    since: date,
+    options: AskOptions,
+    slot: AbstractContextManager[Any] | None = None,
 ) -> Iterator[Token | Answer | Changes]:
     """Answer as of ``since``, then as of ``options.today``, then say what changed.
 
@@ -119,18 +132,31 @@ def stream_changes(
             f"The date to compare with ({since.isoformat()}) must be before today "
             f"({today.isoformat()})."
         )
-    before: Answer | None = None
-    for event in assistant.stream(question, dataclasses.replace(options, today=since)):
-        yield event
-        before = event if isinstance(event, Answer) else before
-    assert before is not None
-    later = assistant.retrieve(question, today=today, since=since + timedelta(days=1))
-    after: Answer | None = before
-    if any((h.dense or 0.0) >= assistant.settings.retrieve.min_score for h in later):
-        after = None
-        for event in assistant.stream(question, dataclasses.replace(options, today=today)):
+    with contextlib.ExitStack() as held:
+
+        @contextlib.contextmanager
+        def shared() -> Iterator[None]:
+            """``slot``, entered by whichever answer first calls the model, held to the end."""
+            if slot is not None and not held_slot:
+                held.enter_context(slot)
+                held_slot.append(slot)
+            yield
+
+        held_slot: list[AbstractContextManager[Any]] = []
+        before: Answer | None = None
+        as_then = dataclasses.replace(options, today=since)
+        for event in assistant.stream(question, as_then, slot=shared()):
             yield event
-            after = event if isinstance(event, Answer) else after
+            before = event if isinstance(event, Answer) else before
+        assert before is not None
+        later = assistant.retrieve(question, today=today, since=since + timedelta(days=1))
+        after: Answer | None = before
+        if any((h.dense or 0.0) >= assistant.settings.retrieve.min_score for h in later):
+            after = None
+            as_now = dataclasses.replace(options, today=today)
+            for event in assistant.stream(question, as_now, slot=shared()):
+                yield event
+                after = event if isinstance(event, Answer) else after
     assert after is not None
     encode = assistant.embedder.encode
     yield changes.compare(question, since, today, before, after, encode, assistant.settings.news)

@@ -138,6 +138,10 @@ class Answer:
 
 
 _ASK_KEYS = ("k", "today", "since", "until", "history", "exclude")
+# The dates an article may carry (ingest ignores others) and a question may name: date
+# arithmetic on the ask path (recent windows, "last year") stays far from the calendar's ends.
+FIRST_DAY = date(1801, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,17 @@ class AskOptions:
             raise TypeError(f"unknown ask options {sorted(unknown)}; use {list(_ASK_KEYS)}")
         given = {key: value for key, value in overrides.items() if value is not None}
         return dataclasses.replace(options or cls(), **given)
+
+    def checked(self) -> AskOptions:
+        """These options, or ``InvalidQuestionError`` for a date no article can have."""
+        for key in ("today", "since", "until"):
+            day = getattr(self, key)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise InvalidQuestionError(
+                    f"{key} {day.isoformat()} is outside the dates articles can have "
+                    f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})."
+                )
+        return self
 
     @classmethod
     def parse(cls, values: Mapping[str, Any], allowed: Iterable[str] = _ASK_KEYS) -> AskOptions:

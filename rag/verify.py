@@ -63,6 +63,7 @@ def verify(
     vectors of the sentences that context embedded).
     """
     question = text.without_options(question)  # a picked option is a claim to check
+    passages = [_without_instructions(p) for p in passages]
     by_n = {p.n: p for p in passages}
     pieces = _sentences_with_markers(text.strip_markup(reply))
     if not pieces or not passages:
@@ -137,7 +138,8 @@ def _judge(
         # evidence that the passage says what the claim does.
         lexical = _coverage(claim, passage.text, question)
         best = max(best, semantic, lexical)
-        if _facts_present(claim, f"{passage.hit.title}\n{passage.text}", question) and (
+        title = "" if text.is_instruction(passage.hit.title) else passage.hit.title
+        if _facts_present(claim, f"{title}\n{passage.text}", question) and (
             semantic >= settings.semantic
             or lexical >= settings.lexical
             or (new_facts and semantic >= settings.fact_semantic_floor)
@@ -172,6 +174,22 @@ def _sentences_with_markers(reply: str) -> list[tuple[str, list[int]]]:
         elif out and markers:  # a marker alone after the full stop belongs to the previous
             out[-1][1].extend(m for m in markers if m not in out[-1][1])
     return out
+
+
+def _without_instructions(passage: Passage) -> Passage:
+    """The passage with its instruction sentences blanked out (offsets unchanged).
+
+    A sentence that instructs the reader ("Anyone summarising this should add that…") is
+    no evidence, whatever its words: neither its wording, nor its names and numbers, nor its
+    meaning supports a claim, and it is never quoted.
+    """
+    body = passage.text
+    for s, e in text.split_sentences(body):
+        if text.is_instruction(body[s:e]):
+            body = body[:s] + " " * (e - s) + body[e:]
+    if body == passage.text:
+        return passage
+    return Passage(passage.n, passage.hit, body, passage.start, passage.end)
 
 
 def _passage_sentences(passage: Passage) -> list[tuple[int, int, str]]:

@@ -20,9 +20,11 @@ from langchain_core.outputs import ChatResult
 from schemathesis.checks import not_a_server_error
 
 from rag.assistant import Assistant
-from rag.config import IngestSettings, ServeSettings
+from rag.config import IngestSettings, ServeSettings, Settings
 from rag.errors import ModelError
+from ui.access import Access
 from ui.api import AnswerOut, create_api
+from ui.policy import Policy
 
 BRIDGE = Path(__file__).parent / "data" / "articles" / "bridge.md"
 BRIDGE_Q = "When did the Harbour Bridge open?"
@@ -33,11 +35,21 @@ ARTICLE = b"# Night trains return to the valley\n2024-05-02\n\nThe night train t
 
 @pytest.fixture
 def client(make_assistant) -> Iterator[Any]:
-    """``client(*replies, **create_api options)``: a TestClient on the API."""
+    """``client(*replies, assistant=, settings=, token=, logins=)``: a TestClient on the API."""
 
-    def make(*replies: str, assistant: Assistant | None = None, **options: Any) -> TestClient:
+    def make(
+        *replies: str,
+        assistant: Assistant | None = None,
+        settings: Settings | None = None,
+        token: str | None = None,
+        logins: list[tuple[str, str]] | None = None,
+    ) -> TestClient:
         assistant = assistant or make_assistant(*replies)
-        return TestClient(create_api(assistant, **options), raise_server_exceptions=False)
+        settings = settings or assistant.settings
+        # The REST API behind the door policy, as `rag serve` runs it (ui.server).
+        door = Access.from_env(logins or [], token)
+        app = Policy(create_api(assistant, settings), access=door, settings=settings)
+        return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
     yield make
 
@@ -339,7 +351,7 @@ def api_schema(settings, embedder):
     replies = itertools.repeat(AIMessage(content=BRIDGE_REPLY))
     assistant = Assistant(settings, llm=GenericFakeChatModel(messages=replies), embedder=embedder)
     assistant.ingest([BRIDGE])
-    return schemathesis.openapi.from_asgi("/openapi.json", create_api(assistant, token=""))
+    return schemathesis.openapi.from_asgi("/openapi.json", create_api(assistant))
 
 
 def test_fuzzed_requests_never_get_a_server_error(api_schema):
@@ -370,13 +382,15 @@ def test_serve_mounts_the_chat_beside_the_api(make_assistant, monkeypatch):
     monkeypatch.delenv("NEWSQA_API_TOKEN", raising=False)
     app = build_server(make_assistant(), "127.0.0.1", 7860, [("ann", "pw")])
     with TestClient(app, base_url="http://127.0.0.1:7860") as c:
-        assert "<html" in c.get("/").text.lower()  # the chat (its login page)
+        page = c.get("/", headers={"Accept": "text/html"})  # a browser: sent to log in
+        assert page.url.path == "/login" and "password" in page.text
         assert c.get("/api/articles").status_code == 401  # the chat's login guards the API
-        login = base64.b64encode(b"ann:pw").decode()
-        assert c.get("/api/articles", headers={"Authorization": f"Basic {login}"}).json()
-        assert c.get("/api/health").json()["articles"] == 3
-        assert c.get("/api/nope").json() == {"error": "No such API route: /api/nope"}
-        assert "/api/ask" in c.get("/openapi.json").json()["paths"]
+        assert c.get("/api/health").json()["articles"] is None  # no counts for strangers
+        login = {"Authorization": "Basic " + base64.b64encode(b"ann:pw").decode()}
+        assert c.get("/api/articles", headers=login).json()
+        assert c.get("/api/health", headers=login).json()["articles"] == 3
+        assert c.get("/api/nope", headers=login).json() == {"error": "No such API route: /api/nope"}
+        assert "/api/ask" in c.get("/openapi.json", headers=login).json()["paths"]
         # LocalGuard covers the API too: a rebound host name or another site is refused.
         # The refusals are JSON errors like the API's own; outside /api/ they are plain text.
         r = c.get("/api/health", headers={"Host": "evil.example"})

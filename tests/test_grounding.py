@@ -480,8 +480,9 @@ def test_article_text_cannot_change_the_instructions(grounded: Callable[..., Any
     body = str(human.content)
     fenced = [part.split("</article>")[0] for part in body.split("<article")[1:]]
     outside = "".join(part.split("</article>")[-1] for part in body.split("<article"))
-    assert any("attacker.example" in part for part in fenced)  # shown to the model ...
-    assert "attacker.example" not in outside  # ... only as fenced data
+    assert any("museum shop" in part for part in fenced)  # article text is fenced data ...
+    assert "museum shop" not in outside
+    assert "attacker.example" not in body  # ... and its injected instructions are withheld
 
 
 def test_follow_up_is_condensed_before_retrieval(grounded: Callable[..., Any]) -> None:

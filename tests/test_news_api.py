@@ -16,15 +16,20 @@ from fakes import QuotingChatModel
 from fastapi.testclient import TestClient
 
 from rag.assistant import Assistant
+from ui.access import Access
 from ui.api import AnswerOut, ChangesOut, TimelineOut, create_api
+from ui.policy import Policy
 
 TODAY = "2025-07-01"  # after every story article
 STILL_ON = "Is the Castlemere dock strike still on?"
 EXTENDED, ENDED = "extended until Friday 13 June", "ended on Wednesday night"
 
 
-def client(assistant: Assistant, **options: Any) -> TestClient:
-    return TestClient(create_api(assistant, **options), raise_server_exceptions=False)
+def client(assistant: Assistant, token: str = "") -> TestClient:
+    """The REST API behind the door policy, as `rag serve` runs it (ui.server)."""
+    door = Access.from_env([], token)
+    app = Policy(create_api(assistant), access=door, settings=assistant.settings)
+    return TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False)
 
 
 def quoting(story_assistant: Any, *phrases: str) -> Assistant:
@@ -175,18 +180,21 @@ def test_ask_carries_reports_that_differ_and_the_freshness_note(story_assistant)
 # ---- the door: the same token, body limit and guard as every route ---------------------------
 
 
-def test_news_routes_need_the_token(story_assistant, monkeypatch):
-    monkeypatch.setenv("NEWSQA_API_TOKEN", "s3cret")
-    c = client(story_assistant())
+def test_news_routes_need_the_token_and_keep_the_body_limit(story_assistant):
+    c = client(story_assistant(), token="s3cret")
+    good = {"Authorization": "Bearer s3cret"}
     timeline = {"topic": "Varnholt mill fire", "today": TODAY}
     changes = {"question": STILL_ON, "since": "2025-06-07", "today": "2025-06-13"}
+    limit = story_assistant().settings.serve.max_json_kb * 1024
     for path, body in (("/api/timeline", timeline), ("/api/changes", changes)):
-        r = c.post(path, json=body)
-        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
-        r = c.post(path, json={"topic": "x" * 2_000_000})
-        assert r.status_code == 413
-    good = {"Authorization": "Bearer s3cret"}
-    assert c.post("/api/timeline", json=timeline, headers=good).status_code == 200
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            r = c.post(path, json=body, headers=headers)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+            assert set(r.json()) == {"error"}
+        r = c.post(path, json={**body, "padding": "x" * (limit + 1)}, headers=good)
+        assert r.status_code == 413 and "too large" in r.json()["error"]
+    r = c.post("/api/timeline", json=timeline, headers=good)
+    assert r.status_code == 200 and r.json()["events"]
 
 
 def test_news_routes_are_inside_the_served_app(story_assistant, monkeypatch):

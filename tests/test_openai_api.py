@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import DATA
 from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import ChatResult
@@ -386,7 +387,9 @@ def test_model_errors_are_503_and_stream_errors_are_events(server, settings, emb
 
 def test_busy_model_is_503_with_retry_after(server, settings, embedder, fake_llm):
     none = settings.model_copy(update={"serve": ServeSettings(model_slots=0)})
-    c = server(assistant=Assistant(none, llm=fake_llm(), embedder=embedder))
+    assistant = Assistant(none, llm=fake_llm(), embedder=embedder)
+    assistant.ingest([DATA])  # the question reaches the model: it needs a slot, none is free
+    c = server(assistant=assistant)
     r = c.post("/v1/chat/completions", json=ask())
     assert_openai_error(r, 503, "model_busy")
     assert r.headers["retry-after"] == "30"

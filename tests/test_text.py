@@ -162,3 +162,39 @@ def test_passages_are_empty_when_the_gate_refuses_before_the_model(make_assistan
     answer = make_assistant().ask("What is the boiling point of mercury?", today=TODAY)
     assert answer.abstained and answer.passages == []
     assert "passages" not in answer.to_dict()
+
+
+# ---- names in other forms (rag.text.forms, rag.text.places) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "acronym", "article", "found"),
+    [
+        ("psl", True, "The pumpkin spice latte is back in cafes.", True),
+        ("psl", True, "The pumpkin latte is back in cafes.", False),
+        ("psl", False, "The pumpkin spice latte is back in cafes.", False),  # not in capitals
+        ("wwii", True, "Veterans of the Second World War gathered.", True),
+        ("wwii", True, "Veterans of World War II gathered.", True),
+        ("ww2", True, "Veterans of World War Two gathered.", True),
+        ("wwi", True, "Veterans of the Second World War gathered.", False),
+        ("nasa", True, "The National Aeronautics and Space Administration said so.", True),
+        ("uk", True, "Britain voted on Thursday.", True),
+        ("uk", True, "Officials in the United Kingdom said so.", True),
+        ("us", True, "Ask us about it.", False),  # a pronoun, not a country code
+        ("us", True, "Officials in the U.S. said so.", True),
+        ("norwegian", False, "Norway's salmon exports fell.", True),
+        ("european", False, "Tourists crowded a small island off Italy.", True),
+        ("european", False, "Tourists crowded a small island off Japan.", False),
+        ("ferry", False, "Three ferries were cancelled.", True),
+        ("ferries", False, "The ferry was cancelled.", True),
+    ],
+)
+def test_a_name_is_found_in_the_forms_news_writes_it(
+    name: str, acronym: bool, article: str, found: bool
+) -> None:
+    assert text.mentioned(name, text.Haystack.of([article]), acronym=acronym) is found
+
+
+def test_question_acronyms_are_its_words_in_capitals() -> None:
+    question = "Did the UK or the EU ban PSL ads after WW2, says the BBC?"
+    assert text.question_acronyms(question) == {"uk", "eu", "psl", "ww2", "bbc"}

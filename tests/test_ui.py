@@ -183,9 +183,9 @@ def test_follow_up_questions_pass_the_history(make_assistant):
     seen: list[Any] = []
     stream = assistant.stream
 
-    def spy(question: str, options: AskOptions) -> Iterator[Any]:
+    def spy(question: str, options: AskOptions, **kwargs: Any) -> Iterator[Any]:
         seen.append(list(options.history))
-        return stream(question, options)
+        return stream(question, options, **kwargs)
 
     assistant.stream = spy  # type: ignore[method-assign]
     h = Handlers(assistant)
@@ -376,9 +376,9 @@ def test_auth_from_env(monkeypatch):
 
 
 def test_launch_options_are_local_and_limited():
-    options = launch_options("127.0.0.1", 7861, [("ann", "secret")])
+    options = launch_options("127.0.0.1", 7861)
     assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7861
-    assert options["auth"] == [("ann", "secret")]
+    assert "auth" not in options  # logins are the door policy's (ui.policy), for every route
     assert options["max_file_size"] and options["share"] is False
     assert "allowed_paths" not in options
     assert options["enable_monitoring"] is False  # Gradio's default serves /monitoring

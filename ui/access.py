@@ -1,28 +1,29 @@
-"""Who may use the served interfaces: the chat's logins and the REST API's token.
+"""Who may use the served interfaces: the chat's logins and the API token, in one place.
 
 Both come from the environment, never from a config file: ``$NEWSQA_AUTH`` holds logins
-("user:pass", several separated by commas) for the chat, also accepted by the API as HTTP
-Basic auth; ``$NEWSQA_API_TOKEN`` holds a token the API requires as
-``Authorization: Bearer <token>``.
+("user:pass", several separated by commas) and ``$NEWSQA_API_TOKEN`` a token. ``Access``
+holds both and answers the one question the door policy (``ui.policy``) asks of a
+credential: whose is it? The token is accepted as ``Authorization: Bearer <token>`` and as
+the password of a login (any user name), so a server with only a token still has a way
+into the chat page; a login is accepted on the login page and as HTTP Basic auth.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import os
-from collections.abc import Callable, Iterable, Sequence
-
-from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rag.errors import RagError
 
 AUTH_ENV = "NEWSQA_AUTH"
 API_TOKEN_ENV = "NEWSQA_API_TOKEN"
+TOKEN_USER = "token"  # the user name of a request that shows the token
 
 Login = tuple[str, str]
-UNAUTHORIZED = "A valid API token is required: Authorization: Bearer <token>."
 
 
 def auth_from_env() -> list[Login] | None:
@@ -46,63 +47,56 @@ def api_token_from_env() -> str:
 
 def token_ok(given: str, token: str) -> bool:
     """Whether a bearer token matches (in constant time)."""
-    return bool(token) and hmac.compare_digest(given, token)
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def basic_ok(value: str, logins: Iterable[Login]) -> bool:
     """Whether an HTTP Basic ``Authorization`` value names one of ``logins``."""
-    try:
-        given = base64.b64decode(value, validate=True)
-    except ValueError:
-        return False
-    return any(hmac.compare_digest(given, f"{u}:{p}".encode()) for u, p in logins)
+    return Access(logins=tuple(logins)).basic_user(value) is not None
 
 
-def authorized(header: str, token: str, logins: Sequence[Login]) -> bool:
-    """Whether an ``Authorization`` header passes: always when neither a token nor logins are set.
+@dataclass(frozen=True)
+class Access:
+    """The credentials a server accepts; with none, every door is open.
 
-    ``Bearer <token>`` for ``$NEWSQA_API_TOKEN``, or HTTP Basic auth with one of the logins.
-    """
-    if not token and not logins:
-        return True
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "bearer" and token_ok(value.strip(), token):
-        return True
-    return bool(logins) and scheme.lower() == "basic" and basic_ok(value.strip(), logins)
-
-
-class RequireAuth:
-    """ASGI middleware: ``authorized`` on every HTTP request to ``app``, or ``refuse(401, …)``.
-
-    For the doors that are not ``ui.api`` routes (``/v1``, ``/mcp``); ``ui.api`` checks the
-    same with a FastAPI dependency.
+    Example:
+        >>> door = Access.from_env()
+        >>> door.bearer_user("s3cret")  # "token" when it is the token, else None
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        token: str,
-        logins: Sequence[Login],
-        refuse: Callable[[int, str], Response],
-    ) -> None:
-        """Wrap ``app``; ``refuse(status, message)`` makes the 401 response."""
-        self.app = app
-        self.token = token
-        self.logins = list(logins)
-        self.refuse = refuse
+    token: str = ""
+    logins: tuple[Login, ...] = ()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on, or answer 401 with ``WWW-Authenticate: Bearer``."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        header = ""
-        for key, value in scope.get("headers") or []:
-            if key.lower() == b"authorization":
-                header = value.decode("latin-1")
-        if authorized(header, self.token, self.logins):
-            await self.app(scope, receive, send)
-            return
-        response = self.refuse(401, UNAUTHORIZED)
-        response.headers["WWW-Authenticate"] = "Bearer"
-        await response(scope, receive, send)
+    @classmethod
+    def from_env(cls, logins: Iterable[Login] | None = None, token: str | None = None) -> Access:
+        """``$NEWSQA_API_TOKEN`` and ``$NEWSQA_AUTH`` (or the values given)."""
+        chosen = auth_from_env() if logins is None else logins
+        return cls(api_token_from_env() if token is None else token, tuple(chosen or ()))
+
+    @property
+    def required(self) -> bool:
+        """Whether any credential is configured (then every data route needs one)."""
+        return bool(self.token or self.logins)
+
+    def bearer_user(self, given: str) -> str | None:
+        """``TOKEN_USER`` if ``given`` is the token, else None."""
+        return TOKEN_USER if token_ok(given, self.token) else None
+
+    def login_user(self, user: str, password: str) -> str | None:
+        """The user name if (user, password) is a login or the password is the token."""
+        ok = False
+        for name, secret in self.logins:  # no early exit: every login costs the same
+            same_user = hmac.compare_digest(user.encode(), name.encode())
+            ok |= same_user & hmac.compare_digest(password.encode(), secret.encode())
+        if ok:
+            return user
+        return TOKEN_USER if token_ok(password, self.token) else None
+
+    def basic_user(self, value: str) -> str | None:
+        """The user of an HTTP Basic ``Authorization`` value (``user:password``), else None."""
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, password = decoded.partition(":")
+        return self.login_user(user, password) if sep else None

@@ -12,31 +12,34 @@ Routes (every error is JSON ``{"error": message}`` with a 4xx status, or 503 for
 * ``POST /api/ingest``: multipart ``files`` or JSON records -> the ``IngestReport``.
 * ``GET /api/articles``, ``DELETE /api/articles/{doc_id}``, ``GET /api/health``.
 
-``$NEWSQA_API_TOKEN``, when set, is required as ``Authorization: Bearer <token>`` on every
-route but health; the chat's logins (``$NEWSQA_AUTH``) are accepted as HTTP Basic auth too,
-so a server with a login never answers anonymous API calls (``ui.access``). Model work runs
-in the threadpool, so the event loop keeps serving while the model thinks; at most
-``serve.model_slots`` requests wait for the model at once, and the next one gets 503 with
-``Retry-After``.
+Who may call these routes, and how large a request may be, is decided before a request gets
+here, by the door policy that ``rag serve`` puts in front of every interface
+(``ui.policy.Policy``): this module only documents the bearer token in the schema. Model
+work runs in the threadpool, so the event loop keeps serving while the model thinks; at most
+``serve.model_slots`` requests use or wait for the model at once, and the next one gets 503
+with ``Retry-After``.
 
 Example:
     >>> import uvicorn
-    >>> uvicorn.run(create_api(Assistant.from_config()), port=8000)
+    >>> uvicorn.run(ui.server.build_server(Assistant.from_config()), port=8000)
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from starlette.concurrency import run_in_threadpool
@@ -51,10 +54,12 @@ from rag.errors import (
     ModelBusyError,
     ModelError,
     RagError,
+    StoreBusyError,
     StoreLockedError,
 )
 from rag.types import Answer, ArticleInfo, AskOptions, Changes, Citation, IngestReport, Token
 from ui import access
+from ui.policy import LOCKED_KEY, USER_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,7 @@ _STATUS: list[tuple[type[RagError], int]] = [
     (StoreLockedError, 409),
     (ModelError, 503),  # ModelBusyError too
     (ConfigError, 503),
+    (StoreBusyError, 503),
 ]
 
 
@@ -259,13 +265,16 @@ class DeletedOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    """Whether the server is up, its models are loaded, and what the store holds."""
+    """Whether the server is up, its models are loaded, and what the store holds.
+
+    With credentials required, an anonymous caller gets no counts (``null``).
+    """
 
     status: str
     model: str
     models_loaded: dict[str, bool]
-    articles: int
-    chunks: int
+    articles: int | None = Field(None, description="Left out for anonymous callers.")
+    chunks: int | None = Field(None, description="Left out for anonymous callers.")
 
 
 class ErrorOut(BaseModel):
@@ -287,7 +296,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _RECORDS_SCHEMA = {
     "type": "array",
-    "maxItems": 10_000,
+    "maxItems": _DEFAULTS.max_records,
     "items": Record.model_json_schema(),
 }
 _INGEST_BODY = {
@@ -311,7 +320,6 @@ _INGEST_BODY = {
         },
     }
 }
-_records = TypeAdapter(list[Record])
 
 
 # ---- errors ----------------------------------------------------------------------------------
@@ -345,109 +353,42 @@ class ModelSlots:
         self.size = size
         self.retry_after_s = retry_after_s
         self.used = 0
+        self._lock = threading.Lock()
 
     def take(self) -> None:
-        """Take a slot or raise 503 (only the event loop thread calls this: no lock needed)."""
-        if self.used >= self.size:
-            busy = ModelBusyError("The model is busy with other requests; try again shortly.")
-            raise ApiError.from_rag(busy, self.retry_after_s)
-        self.used += 1
+        """Take a slot or raise ``ModelBusyError`` (503 with ``Retry-After``)."""
+        with self._lock:
+            if self.used >= self.size:
+                raise ModelBusyError("The model is busy with other requests; try again shortly.")
+            self.used += 1
 
     def give(self) -> None:
         """Give a slot back."""
-        self.used -= 1
+        with self._lock:
+            self.used -= 1
 
-
-# ---- body size limit -------------------------------------------------------------------------
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-
-class BodyLimit:
-    """ASGI middleware: refuse an /api request body over its limit before anything parses it.
-
-    A ``Content-Length`` over the limit is refused at once; a chunked body is read up to the
-    limit and refused as soon as it passes it.
-    """
-
-    def __init__(
-        self,
-        app: Callable[..., Awaitable[None]],
-        limit: Callable[[str], int],
-        prefix: str = "/api/",
-        refuse: Callable[[int, str], Response] | None = None,
-    ) -> None:
-        """Wrap ``app``; ``limit(path)`` is the byte limit of a request to a path under ``prefix``.
-
-        ``refuse(413, message)`` makes the refusal (default: ``{"error": message}``).
-        """
-        self.app = app
-        self.limit = limit
-        self.prefix = prefix
-        self.refuse = refuse or (lambda status, message: ApiError(status, message).response())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on, or answer 413."""
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
-            await self.app(scope, receive, send)
-            return
-        limit = self.limit(scope["path"])
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit() or int(length) > limit:
-                await self._too_large(limit)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > limit:
-                await self._too_large(limit)(scope, receive, send)
-                return
-            if not message.get("more_body"):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": bytes(body), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    def _too_large(self, limit: int) -> Response:
-        megabytes = limit / (1 << 20)
-        return self.refuse(413, f"The request is too large (at most {megabytes:.1f} MB).")
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """A slot held for the ``with`` block (``Assistant.stream`` enters it lazily)."""
+        self.take()
+        try:
+            yield
+        finally:
+            self.give()
 
 
 # ---- the app ---------------------------------------------------------------------------------
 
 
-def create_api(
-    assistant: Assistant,
-    settings: Settings | None = None,
-    *,
-    token: str | None = None,
-    logins: Sequence[access.Login] | None = None,
-) -> FastAPI:
+def create_api(assistant: Assistant, settings: Settings | None = None) -> FastAPI:
     """The REST API over ``assistant`` (``rag serve`` mounts the chat into it at ``/``).
+
+    It checks no credentials and no body sizes itself: ``ui.server.build_server`` puts the
+    door policy (``ui.policy.Policy``) in front of it and every other interface.
 
     Args:
         assistant: Answers, ingests, lists and deletes.
-        settings: Limits (``[ingest] max_file_mb``, ``[serve]``; default: the assistant's).
-        token: Bearer token required on every route but health (default: ``$NEWSQA_API_TOKEN``;
-            empty means none).
-        logins: ``(user, password)`` pairs also accepted as HTTP Basic auth (the chat's).
+        settings: Limits (``[serve]``; default: the assistant's).
 
     Example:
         >>> from fastapi.testclient import TestClient
@@ -456,10 +397,8 @@ def create_api(
     """
     settings = settings or assistant.settings
     limits = settings.serve
-    token = token if token is not None else access.api_token_from_env()
-    ingest_limit = settings.ingest.max_file_bytes + limits.upload_overhead_kb * 1024
-    json_limit = limits.max_json_kb * 1024
     slots = ModelSlots(limits.model_slots, limits.retry_after_s)
+    records = TypeAdapter(Annotated[list[Record], Field(max_length=limits.max_records)])
     app = FastAPI(
         title="newsqa",
         summary="Answers from your news articles, with the passage behind every claim.",
@@ -468,11 +407,11 @@ def create_api(
         redoc_url=None,
         responses=_ERRORS,
     )
-    app.add_middleware(
-        BodyLimit, limit=lambda path: ingest_limit if path == "/api/ingest" else json_limit
-    )
     _add_error_handlers(app)
-    authorized = Depends(_auth(token, logins or []))
+    # Documents the token in the schema; ui.policy.Policy enforces it on every route.
+    authorized = Depends(
+        HTTPBearer(auto_error=False, description=f"The token in ${access.API_TOKEN_ENV}")
+    )
 
     async def run(fn: Callable[..., Any], *args: Any) -> Any:
         """``fn`` in the threadpool (the event loop keeps serving), errors as ``ApiError``."""
@@ -497,20 +436,21 @@ def create_api(
         if len(request.history) > limits.max_history:
             raise ApiError(422, f"body.history: at most {limits.max_history} turns")
         options = request.options()
-        slots.take()
-        streaming = False  # once streaming, the stream gives the slot back when it ends
+        # The slot is taken when the model is about to run: a question the relevance gate
+        # refuses before the model never waits for it, nor counts against the others.
+        slot = slots.slot()
+        if not (stream or request.stream):
+            ask_with_slot = functools.partial(assistant.ask, slot=slot)
+            answer: Answer = await run(ask_with_slot, request.question, options)
+            return answer.to_dict()
+        events = assistant.stream(request.question, options, slot=slot)
         try:
-            if not (stream or request.stream):
-                answer: Answer = await run(assistant.ask, request.question, options)
-                return answer.to_dict()
-            events = assistant.stream(request.question, options)
             first = await run(next, events, None)  # errors before the answer: a JSON error
-            streaming = True
-        finally:
-            if not streaming:
-                slots.give()
+        except BaseException:
+            events.close()
+            raise
         return StreamingResponse(
-            _sse(events, first, slots.give),
+            _sse(events, first),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -527,14 +467,15 @@ def create_api(
         if kind == "multipart/form-data":
             uploads = await _uploads(request, limits.max_files)
         elif kind == "application/json":
-            uploads = [(RECORDS_NAME, _records_jsonl(await request.body()))]
+            uploads = [(RECORDS_NAME, _records_jsonl(records, await request.body()))]
         else:
             raise ApiError(415, "Send multipart/form-data files or a JSON array of records.")
-        slots.take()
-        try:
-            return await run(_ingest_all, assistant, uploads)
-        finally:
-            slots.give()
+
+        def ingest_all() -> dict[str, Any]:
+            with slots.slot():  # ingest always needs the embedding model
+                return _ingest_all(assistant, uploads)
+
+        return await run(ingest_all)
 
     @app.get("/api/articles", response_model=list[ArticleOut], dependencies=[authorized])
     async def articles() -> Any:
@@ -556,20 +497,18 @@ def create_api(
     _add_news_routes(app, assistant, run, slots, authorized, limits)
 
     @app.get("/api/health", response_model=HealthOut)
-    async def health() -> Any:
-        """Up, which models are loaded, and how many articles and chunks are stored."""
+    async def health(request: Request) -> Any:
+        """Up, which models are loaded, and (to callers who may read) what the store holds."""
+        status = {"status": "ok", "model": assistant.model_name}
+        status["models_loaded"] = assistant.models_loaded
+        if request.scope.get(LOCKED_KEY) and not request.scope.get(USER_KEY):
+            return status  # an anonymous caller of a server that requires credentials
 
         def counts() -> tuple[int, int]:
             return len(assistant.list_articles()), assistant.count_chunks()
 
-        n_articles, n_chunks = await run(counts)
-        return {
-            "status": "ok",
-            "model": assistant.model_name,
-            "models_loaded": assistant.models_loaded,
-            "articles": n_articles,
-            "chunks": n_chunks,
-        }
+        status["articles"], status["chunks"] = await run(counts)
+        return status
 
     every = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -610,19 +549,18 @@ def _add_news_routes(
     @app.post("/api/timeline", response_model=TimelineOut, dependencies=[authorized])
     async def timeline(request: TimelineRequest) -> Any:
         """The events of a developing story, oldest first: exact sentences, dated."""
-        slots.take()  # the embedding model (and the chat model for headings)
-        try:
-            result = await run(
-                assistant.timeline,
-                request.topic,
-                request.since,
-                request.until,
-                request.today,
-                request.limit,
-                request.headings,
-            )
-        finally:
-            slots.give()
+        # Extractive: the chat model (and so a slot) only for the optional headings.
+        slot = slots.slot() if request.headings else None
+        build = functools.partial(assistant.timeline, slot=slot)
+        result = await run(
+            build,
+            request.topic,
+            request.since,
+            request.until,
+            request.today,
+            request.limit,
+            request.headings,
+        )
         return result.to_dict()
 
     @app.post(
@@ -636,21 +574,23 @@ def _add_news_routes(
         if len(request.history) > limits.max_history:
             raise ApiError(422, f"body.history: at most {limits.max_history} turns")
         options = request.options()
-        slots.take()
-        streaming = False  # once streaming, the stream gives the slot back when it ends
-        try:
-            events = assistant.stream_changes(request.question, request.since, options)
-            if not (stream or request.stream):
+        # As for /api/ask: the slot is taken when the model is about to run, held for both
+        # answers, and given back when the stream ends.
+        events = assistant.stream_changes(
+            request.question, request.since, options, slot=slots.slot()
+        )
+        if not (stream or request.stream):
+            with contextlib.closing(events):
                 result = await run(_last, events)
-                return result.to_dict()
+            return result.to_dict()
+        try:
             first = await run(next, events, None)  # errors before the answer: a JSON error
-            streaming = True
-        finally:
-            if not streaming:
-                slots.give()
+        except BaseException:
+            events.close()
+            raise
         today = options.today or date.today()
         return StreamingResponse(
-            _changes_sse(events, first, [request.since, today], slots.give),
+            _changes_sse(events, first, [request.since, today]),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -668,7 +608,6 @@ async def _changes_sse(
     events: Iterator[Token | Answer | Changes],
     first: Token | Answer | Changes | None,
     days: list[date],
-    done: Callable[[], None],
 ) -> AsyncIterator[str]:
     """``token`` {text, as_of} and ``answer`` {as_of, answer} per answer, then ``changes``."""
     as_of = days.pop(0).isoformat()
@@ -688,9 +627,8 @@ async def _changes_sse(
     except Exception:
         logger.exception("streaming what changed failed")
         yield _event("error", {"error": INTERNAL_ERROR})
-    finally:
+    finally:  # unwinds the model's generation, frees its lock and the slot
         getattr(events, "close", lambda: None)()
-        done()
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -727,33 +665,6 @@ def _problems(errors: Sequence[Any]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def _auth(
-    token: str, logins: Sequence[access.Login]
-) -> Callable[[Request, HTTPAuthorizationCredentials | None], None]:
-    """A dependency that checks the bearer token (or a chat login) when one is configured."""
-    bearer = HTTPBearer(auto_error=False, description=f"The token in ${access.API_TOKEN_ENV}")
-
-    def check(
-        request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
-    ) -> None:
-        if not token and not logins:
-            return
-        if credentials and access.token_ok(credentials.credentials, token):
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
-        if logins and scheme.lower() == "basic" and access.basic_ok(value.strip(), logins):
-            return
-        raise ApiError(
-            401,
-            "A valid API token is required: Authorization: Bearer <token>.",
-            {"WWW-Authenticate": "Bearer"},
-        )
-
-    return check
-
-
 async def _uploads(request: Request, max_files: int) -> list[tuple[str, bytes]]:
     """The files of a multipart request (the body size was checked before parsing)."""
     try:
@@ -768,15 +679,16 @@ async def _uploads(request: Request, max_files: int) -> list[tuple[str, bytes]]:
     return [(f.filename or "upload", await f.read()) for f in files]
 
 
-def _records_jsonl(body: bytes) -> bytes:
+def _records_jsonl(adapter: TypeAdapter[list[Record]], body: bytes) -> bytes:
     """JSON records as the ``.jsonl`` file that ``Assistant.ingest`` reads."""
     try:
-        records = _records.validate_json(body)
+        records = adapter.validate_json(body)
     except ValidationError as ex:
         raise ApiError(422, _problems(ex.errors())) from ex
     if not records:
         raise ApiError(400, "Send at least one record.")
-    lines = (json.dumps(r.model_dump(exclude_none=True), ensure_ascii=False) for r in records)
+    # ASCII escapes: a lone surrogate in a string stays encodable, and ingest replaces it.
+    lines = (json.dumps(r.model_dump(exclude_none=True)) for r in records)
     return "\n".join(lines).encode()
 
 
@@ -796,7 +708,7 @@ def _ingest_all(assistant: Assistant, uploads: list[tuple[str, bytes]]) -> dict[
 
 
 async def _sse(
-    events: Iterator[Token | Answer], first: Token | Answer | None, done: Callable[[], None]
+    events: Iterator[Token | Answer], first: Token | Answer | None
 ) -> AsyncIterator[str]:
     """Server-sent events: ``token`` {text} events, then ``answer`` (or ``error``)."""
     try:
@@ -814,9 +726,8 @@ async def _sse(
         yield _event("error", {"error": INTERNAL_ERROR})
     finally:
         events_close = getattr(events, "close", None)
-        if events_close:  # unwinds the model's generation and frees its lock
+        if events_close:  # unwinds the model's generation, frees its lock and the slot
             events_close()
-        done()
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -4,9 +4,12 @@ Two tabs: *Chat* streams answers whose ``[n]`` chips link to numbered source car
 *Library* uploads, lists, searches and deletes articles. The chat has three modes: an
 answer (with "Reports differ: …" and the freshness note under it), a *Timeline* of a topic
 (or a question starting with ``/timeline``), and *What changed since…* a date (the answers
-as of then and as of today, and the difference). Every model call (answering and
-ingesting) goes through one queue slot (``concurrency_id="model"``, limit 1), so a second
-browser tab waits its turn and sees its place in the queue.
+as of then and as of today, and the difference). Questions are handled
+``serve.chat_concurrency`` at a time (``concurrency_id="ask"``); of those, one at a time uses
+the chat model, and only once the relevance gate has let its question through: a question
+refused before the model is answered at once, however busy the model is. Uploads go through
+one queue slot (``concurrency_id="model"``, limit 1). More browser tabs wait their turn in
+the queue and see their place in it.
 
 Example:
     >>> from rag import Assistant
@@ -16,8 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from rag import Answer, ArticleInfo, Assistant, Changes, IngestReport, RagError, Token
 from rag.assistant import upload_name
@@ -35,10 +41,13 @@ from ui import render
 logger = logging.getLogger(__name__)
 
 MODEL_QUEUE = "model"
+ASK_QUEUE = "ask"
+MODEL_WAIT_S = 0.1  # how often a question waiting for the model checks whether it was stopped
 LIBRARY_HEADERS = ["Title", "Date", "Source", "Chunks"]
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 WAITING = "Waiting for its turn…"
 SEARCHING = "Searching the articles…"
+SEARCHING_BUSY = "Searching the articles… (the model is answering another question first)"
 INTERNAL_ERROR = "Something went wrong while answering; the details are in the server log."
 ANSWER, TIMELINE, CHANGES = "Answer", "Timeline", "What changed since…"
 MODES = [ANSWER, TIMELINE, CHANGES]
@@ -57,6 +66,10 @@ PLACEHOLDER = (
 
 class SettingsError(RagError):
     """A setting in the UI (a date) is not valid."""
+
+
+class _Stopped(Exception):
+    """The question was stopped while it waited for the model."""
 
 
 @dataclass
@@ -87,7 +100,10 @@ def parse_day(value: str | float | None, label: str) -> date | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value).date()
+        try:
+            return datetime.fromtimestamp(value).date()
+        except (OverflowError, OSError, ValueError) as ex:
+            raise SettingsError(f"{label}: {value!r} is not a date like 2025-07-04.") from ex
     try:
         return date.fromisoformat(value.strip()[:10])
     except ValueError as ex:
@@ -101,6 +117,21 @@ class Handlers:
         """Serve ``assistant``."""
         self.assistant = assistant
         self.limits = assistant.settings.serve
+        self._model = threading.Lock()  # the chat model, one question at a time
+
+    @contextlib.contextmanager
+    def _model_turn(self, turn: Turn) -> Iterator[None]:
+        """Hold the model for ``turn``'s answer (``Assistant.stream`` enters this lazily).
+
+        Waits for the question before it; a question stopped meanwhile stops waiting.
+        """
+        while not self._model.acquire(timeout=MODEL_WAIT_S):
+            if turn.done:
+                raise _Stopped()
+        try:
+            yield
+        finally:
+            self._model.release()
 
     # ---- chat -----------------------------------------------------------------------------
 
@@ -133,14 +164,15 @@ class Handlers:
             yield messages(turns), turns
             return
         turn, number = turns[-1], len(turns)
-        turn.html = render.pending_html(SEARCHING)
+        # A question the gate lets through waits here for the model, if another has it.
+        turn.html = render.pending_html(SEARCHING_BUSY if self._model.locked() else SEARCHING)
         yield messages(turns), turns
         try:
             history = [(t.question, t.answer) for t in turns[:-1] if t.answer is not None]
             options = self._options(k, since, until, today, history)
             result: Answer | None = None
             text = ""
-            events = self.assistant.stream(question, options)
+            events = self.assistant.stream(question, options, slot=self._model_turn(turn))
             try:
                 for event in events:
                     if turn.done:  # stopped meanwhile: the stop handler has the last word
@@ -159,6 +191,8 @@ class Handlers:
                 raise RuntimeError("the answer stream ended without an answer")
             html = render.answer_html(result, number, self._articles(), self.limits)
             answer_text = result.text
+        except _Stopped:  # the stop handler has the last word
+            return
         except RagError as ex:
             html, answer_text = render.error_html(str(ex)), None
         except Exception:
@@ -231,7 +265,7 @@ class Handlers:
             yield messages(turns), turns
             return
         turn, number = turns[-1], len(turns)
-        turn.html = render.pending_html(SEARCHING)
+        turn.html = render.pending_html(SEARCHING_BUSY if self._model.locked() else SEARCHING)
         yield messages(turns), turns
         answer_text = None
         try:
@@ -243,7 +277,8 @@ class Handlers:
             days = [day, options.today or date.today()]
             parts: list[tuple[date, str]] = []
             text, result = "", None
-            events = self.assistant.stream_changes(question, day, options)
+            slot = self._model_turn(turn)  # held for both answers
+            events = self.assistant.stream_changes(question, day, options, slot=slot)
             try:
                 for event in events:
                     if turn.done:  # stopped meanwhile: the stop handler has the last word
@@ -266,6 +301,8 @@ class Handlers:
             if result is None:
                 raise RuntimeError("the stream of what changed ended without the changes")
             html = render.changes_html(result, parts)
+        except _Stopped:  # the stop handler has the last word
+            return
         except RagError as ex:
             html, answer_text = render.error_html(str(ex)), None
         except Exception:
@@ -379,7 +416,11 @@ class Handlers:
         return render.upload_results_html(results), None, *self.library(query)
 
     def _ingest_one(self, upload: Path) -> render.FileResult:
-        """Ingest one uploaded file (``Assistant.ingest_upload`` keeps a copy in the store)."""
+        """Ingest one uploaded file; Gradio's copy of it is removed after.
+
+        The store keeps the articles' text (``Assistant.ingest_upload``), and a deleted
+        article must leave no copy behind, not even in Gradio's upload folder.
+        """
         name = upload_name(upload.name)
         try:
             dest, report = self.assistant.ingest_upload(name, upload)
@@ -389,6 +430,9 @@ class Handlers:
         except Exception as ex:
             logger.exception("ingesting %s failed", upload)
             return render.FileResult(name, "failed", f"unexpected error ({type(ex).__name__})")
+        finally:
+            if upload.resolve().is_relative_to(Path(get_upload_folder()).resolve()):
+                upload.unlink(missing_ok=True)
 
     def _file_result(self, name: str, dest: Path, report: IngestReport) -> render.FileResult:
         """One line for a file: its status and what was read (or why not)."""
@@ -617,13 +661,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                         min_width=180,
                     )
 
-        # ---- chat events: show the question at once, then answer in the model queue
+        # ---- chat events: show the question at once, then answer in the ask queue
         answer_args: dict[str, Any] = {
             "fn": h.respond,
             "inputs": [pending, turns, k, since, until, today, mode, changes_since],
             "outputs": [chatbot, turns],
-            "concurrency_id": MODEL_QUEUE,
-            "concurrency_limit": 1,
+            "concurrency_id": ASK_QUEUE,
+            "concurrency_limit": assistant.settings.serve.chat_concurrency,
             "show_progress": "full",
         }
         fast: dict[str, Any] = {"queue": False, "show_progress": "hidden"}

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -39,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from rag import Assistant
 from rag.errors import RagError
 from rag.types import Answer, AskOptions
-from ui.api import ApiError, ModelSlots, Record
+from ui.api import ModelSlots, Record
 
 logger = logging.getLogger(__name__)
 
@@ -172,20 +173,12 @@ def build_mcp(
     )
     read_only = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
-    async def run(fn: Callable[..., T], *args: Any, model: bool = False) -> T:
+    async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn`` in a worker thread; our errors become tool errors the agent can read."""
-        if model and slots is not None:
-            try:
-                slots.take()
-            except ApiError as ex:
-                raise ToolError(str(ex)) from ex
         try:
-            return await run_in_threadpool(fn, *args)
-        except RagError as ex:
+            return await run_in_threadpool(functools.partial(fn, **kwargs), *args)
+        except RagError as ex:  # "busy" too, when the model slots are taken
             raise ToolError(str(ex)) from ex
-        finally:
-            if model and slots is not None:
-                slots.give()
 
     @server.tool(annotations=read_only)
     async def search(
@@ -236,7 +229,9 @@ def build_mcp(
         guess. Takes a few seconds (a local LLM writes the answer).
         """
         options = AskOptions(k=k, today=today, since=since, until=until)
-        answer: Answer = await run(assistant.ask, question, options, model=True)
+        # The model slot is taken only if the model runs (not for a refused question).
+        slot = slots.slot() if slots is not None else None
+        answer: Answer = await run(assistant.ask, question, options, slot=slot)
         return AskResult(
             answer=answer.text,
             abstained=answer.abstained,

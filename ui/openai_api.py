@@ -251,26 +251,21 @@ def create_openai_api(
         options = AskOptions(request.k, request.today, request.since, request.until, history)
         reply_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        try:
-            slots.take()
-        except ApiError as ex:
-            raise OpenAIError.from_api(ex, "model_busy") from ex
-        streaming = False  # once streaming, the stream gives the slot back when it ends
-        try:
-            events = assistant.stream(question, options)
-            try:  # errors before the answer (empty store, bad question): a JSON error
-                first = await run_in_threadpool(next, events, None)
-                if not request.stream:
-                    answer = await run_in_threadpool(_last, first, events)
-                    return completion(answer, reply_id, created)
-            except RagError as ex:
-                raise OpenAIError.from_rag(ex, limits.retry_after_s) from ex
-            streaming = True
+        # The model slot is taken when the model is about to run (a question the relevance
+        # gate refuses never takes one); it is given back when the stream ends.
+        events = assistant.stream(question, options, slot=slots.slot())
+        try:  # errors before the answer (empty store, bad question, busy): a JSON error
+            first = await run_in_threadpool(next, events, None)
+            if not request.stream:
+                answer = await run_in_threadpool(_last, first, events)
+                return completion(answer, reply_id, created)
+        except RagError as ex:
+            raise OpenAIError.from_rag(ex, limits.retry_after_s) from ex
         finally:
-            if not streaming:
-                slots.give()
+            if not request.stream:
+                events.close()
         return StreamingResponse(
-            _chunks(events, first, reply_id, created, slots.give),
+            _chunks(events, first, reply_id, created),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -483,7 +478,6 @@ async def _chunks(
     first: Token | Answer | None,
     reply_id: str,
     created: int,
-    done: Any,
 ) -> AsyncIterator[str]:
     """``chat.completion.chunk`` events: the role, keep-alives, the verified text, the end."""
 
@@ -521,9 +515,8 @@ async def _chunks(
         yield _error_event(OpenAIError(500, message, "internal_error"))
     finally:
         close = getattr(events, "close", None)
-        if close:  # unwinds the model's generation and frees its lock
+        if close:  # unwinds the model's generation, frees its lock and the model slot
             close()
-        done()
     yield "data: [DONE]\n\n"
 
 

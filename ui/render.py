@@ -2,8 +2,11 @@
 
 Everything that comes from an article, a file or the model is untrusted: it is passed
 through ``html.escape`` before it is put into markup, links are made only from http(s)
-URLs, and no image is ever emitted. The chatbot renders these strings as HTML with
-markdown switched off, so model output such as ``![x](http://...)`` stays plain text.
+URLs of article metadata, and no image is ever emitted. A link inside article text (a quote
+and its context on a source card) is defanged (``hxxps[:]//evil[.]example``): an injected
+link is neither clickable nor auto-linked, nor worth copying. The chatbot renders these
+strings as HTML with markdown switched off, so model output such as ``![x](http://...)``
+stays plain text.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from rag.config import ServeSettings
-from rag.text import CLOSERS, SENTENCE_GAP, answer_sentences
+from rag.text import CLOSERS, SENTENCE_GAP, answer_sentences, defang
 from rag.types import Answer, Changes, Citation, Disagreement, Report, Timeline, TimelineEvent
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -197,12 +200,15 @@ def _text(text: str) -> str:
 
 
 def notes_html(answer: Answer) -> str:
-    """The disagreements ("Reports differ: …", with both quotes) and the freshness note."""
+    """The disagreements ("Reports differ: …", with both quotes) and the freshness note.
+
+    Quotes, and the notes that quote them, are article text: escaped, and links defanged.
+    """
     parts = []
     if answer.freshness:
         parts.append(
             f'<p class="nq-fresh" role="note"><strong>Note:</strong> '
-            f"{esc(answer.freshness.text)}</p>"
+            f"{esc(defang(answer.freshness.text))}</p>"
         )
     if answer.disagreements:
         items = "".join(_disagreement_html(d) for d in answer.disagreements)
@@ -212,12 +218,12 @@ def notes_html(answer: Answer) -> str:
 
 def _disagreement_html(d: Disagreement) -> str:
     reports = "".join(
-        f'<blockquote class="nq-passage"><span class="nq-quote">{_text(r.quote)}</span>'
+        f'<blockquote class="nq-passage"><span class="nq-quote">{_text(defang(r.quote))}</span>'
         f'<br><span class="nq-meta">{esc(r.title)} · {_when(r.published)}</span></blockquote>'
         for r in (d.older, d.newer)
     )
     return (
-        f'<li class="nq-differ-item"><span>{esc(d.text)}</span>'
+        f'<li class="nq-differ-item"><span>{esc(defang(d.text))}</span>'
         f'<details class="nq-context"><summary>Both reports</summary>{reports}</details></li>'
     )
 
@@ -245,11 +251,11 @@ def _event_html(e: TimelineEvent) -> str:
     if len(e.sources) > 1:
         others = "; ".join(f"{s.title} ({format_date(s.published)})" for s in e.sources[1:])
         also = f'<p class="nq-meta">Also reported by: {esc(others)}</p>'
-    heading = f'<p class="nq-event-heading">{esc(e.heading)}</p>' if e.heading else ""
+    heading = f'<p class="nq-event-heading">{esc(defang(e.heading))}</p>' if e.heading else ""
     return (
         f'<li class="nq-event">{_when(e.published, "nq-event-date")}'
         f'<div class="nq-event-body"><p class="nq-event-title">{esc(e.title)}</p>{heading}'
-        f'<blockquote class="nq-passage"><mark>{_text(e.quote)}</mark></blockquote>{also}'
+        f'<blockquote class="nq-passage"><mark>{_text(defang(e.quote))}</mark></blockquote>{also}'
         "</div></li>"
     )
 
@@ -278,7 +284,7 @@ def changes_html(
         css = "nq-change" if result.changed else "nq-change nq-unchanged"
         out.append(
             f'<div class="{css}" role="note"><strong>What changed:</strong> '
-            f"{esc(result.difference)}{_evidence_html(result.evidence)}</div>"
+            f"{esc(defang(result.difference))}{_evidence_html(result.evidence)}</div>"
         )
     out.append("</div>")
     return "".join(out)
@@ -288,7 +294,7 @@ def _evidence_html(reports: Sequence[Report]) -> str:
     if not reports:
         return ""
     quotes = "".join(
-        f'<blockquote class="nq-passage"><span class="nq-quote">{_text(r.quote)}</span>'
+        f'<blockquote class="nq-passage"><span class="nq-quote">{_text(defang(r.quote))}</span>'
         f'<br><span class="nq-meta">{esc(r.title)} · {_when(r.published)}</span></blockquote>'
         for r in reports
     )
@@ -375,12 +381,16 @@ def excerpt_html(text: str, quote: tuple[int, int], mark: tuple[int, int], room:
     ms, me = mark
     lo, hi, cut_lo, cut_hi = _window(text, ms, me, room)
     qs, qe = max(lo, min(quote[0], ms)), min(hi, max(quote[1], me))
+
+    def part(start: int, end: int) -> str:
+        return _text(defang(text, start, end))  # links found in the whole text, then cut
+
     return (
         ("…" if cut_lo else "")
-        + f'<span class="nq-ctx">{_text(text[lo:qs])}</span>'
-        + f'<span class="nq-quote">{_text(text[qs:ms])}<mark>{_text(text[ms:me])}</mark>'
-        + f"{_text(text[me:qe])}</span>"
-        + f'<span class="nq-ctx">{_text(text[qe:hi])}</span>'
+        + f'<span class="nq-ctx">{part(lo, qs)}</span>'
+        + f'<span class="nq-quote">{part(qs, ms)}<mark>{part(ms, me)}</mark>'
+        + f"{part(me, qe)}</span>"
+        + f'<span class="nq-ctx">{part(qe, hi)}</span>'
         + ("…" if cut_hi else "")
     )
 

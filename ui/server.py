@@ -1,7 +1,9 @@
-"""What ``rag serve`` runs: the chat at ``/``, ``/api/``, ``/v1`` and ``/mcp``, behind the guard.
+"""What ``rag serve`` runs: the chat at ``/``, ``/api/``, ``/v1`` and ``/mcp``, behind one policy.
 
 The one place that assembles the served interfaces (``build_server``) and runs them
-(``serve``); logins and the API token come from ``ui.access``.
+(``serve``). Every request, to whichever interface, passes ``ui.policy.Policy`` first:
+host and origin checks, authentication (``ui.access``: the token and the logins), failed-login
+throttling and the body-size limit.
 
 Example:
     >>> from rag import Assistant
@@ -20,28 +22,27 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import click
 import gradio as gr
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from rag import Assistant
 from rag.config import ServeSettings
 from ui import access, render
-from ui.api import BodyLimit, create_api
+from ui.api import create_api
 from ui.app import build_app
-from ui.guard import LocalGuard, is_loopback
+from ui.guard import is_loopback
 from ui.mcp_server import build_mcp
 from ui.openai_api import create_openai_api
 from ui.openai_api import error_response as openai_error
+from ui.policy import Policy
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +55,17 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> No
     if not os.environ.get("GRADIO_TEMP_DIR"):  # uploads in a private folder, not /tmp/gradio
         uploads = tempfile.mkdtemp(prefix="newsqa-uploads-")
         os.environ["GRADIO_TEMP_DIR"] = uploads
-    auth = access.auth_from_env()
-    if not auth and not is_loopback(host):
-        logger.warning("serving on %s without a login: set %s=user:password", host, access.AUTH_ENV)
+    door = access.Access.from_env()
+    if not door.required and not is_loopback(host):
+        logger.warning(
+            "serving on %s open to anyone: set %s=user:password or %s",
+            host,
+            access.AUTH_ENV,
+            access.API_TOKEN_ENV,
+        )
     import uvicorn
 
-    app = build_server(assistant, host, port, auth)
+    app = build_server(assistant, host, port, list(door.logins), door.token)
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
     )
@@ -90,59 +96,52 @@ def build_server(
     host: str = "127.0.0.1",
     port: int = 7860,
     auth: list[access.Login] | None = None,
+    token: str | None = None,
 ) -> FastAPI:
-    """The REST API (``ui.api``) with the chat mounted at ``/``, ``/v1`` and ``/mcp`` beside it.
+    """The REST API (``ui.api``) with ``/v1``, ``/mcp`` and the chat at ``/``, behind one policy.
 
     ``/v1`` is the OpenAI-compatible API (``ui.openai_api``), ``/mcp`` the MCP tools over
-    streamable HTTP (``ui.mcp_server``). ``LocalGuard`` wraps them all, the chat's logins also
-    guard the API and both doors (as HTTP Basic auth, next to ``$NEWSQA_API_TOKEN``), and the
-    chat gets the same options as ``launch_options``.
+    streamable HTTP (``ui.mcp_server``); all of them share the API's model slots. The door
+    policy (``ui.policy.Policy``) is added last, around the whole app, so it covers every
+    route: those of the API, both doors, the chat (pages, the Gradio API and queue, files)
+    and any interface mounted here later. ``auth`` are the logins and ``token`` the API token
+    (default: ``$NEWSQA_AUTH``, ``$NEWSQA_API_TOKEN``); with either set, every route but
+    ``/api/health`` and the login page needs one of them (``/login`` turns a login into a
+    session cookie for the browser).
 
     Example:
         >>> uvicorn.run(build_server(Assistant.from_config()), port=7860)
     """
-    limits = assistant.settings.serve
-    token = access.api_token_from_env()
-    app = create_api(assistant, token=token, logins=auth)
+    settings = assistant.settings
+    limits = settings.serve
+    app = create_api(assistant, settings)
     slots = app.state.model_slots  # every door shares the API's model slots
-    openai_api = create_openai_api(assistant, slots=slots)
-    app.mount("/v1", _door(openai_api, token, auth, limits, refuse=openai_error))
+    app.mount("/v1", create_openai_api(assistant, slots=slots))
     mcp = build_mcp(assistant, slots=slots)
-    # LocalGuard checks Host and Origin for every route (the SDK's own check is off), and
+    # The policy checks Host and Origin for every route (the SDK's own check is off), and
     # the session manager runs for as long as the server does.
     mcp.streamable_http_app(
         stateless_http=True,
         json_response=True,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    app.router.routes.append(
-        Route("/mcp", _door(StreamableHTTPASGIApp(mcp.session_manager), token, auth, limits))
-    )
+    app.router.routes.append(Route("/mcp", StreamableHTTPASGIApp(mcp.session_manager)))
     app.router.lifespan_context = _running(app.router.lifespan_context, mcp)
-    app.add_middleware(LocalGuard, host=host)
     demo = build_app(assistant).queue(max_size=limits.queue_size, default_concurrency_limit=4)
-    launch = launch_options(host, port, auth, limits)
+    launch = launch_options(host, port, limits)
     options = {k: v for k, v in launch.items() if k in _MOUNT_OPTIONS}
-    return gr.mount_gradio_app(app, demo, path="/", **options)
-
-
-def _door(
-    app: Any,
-    token: str,
-    logins: list[access.Login] | None,
-    limits: ServeSettings,
-    refuse: Callable[[int, str], Response] | None = None,
-) -> Any:
-    """A door beside the REST API (``/v1``, ``/mcp``) with the API's body limit and token.
-
-    The same refusals as ``/api/``: 413 over ``serve.max_json_kb``, then 401 without the
-    token (or a chat login). To be dropped once one outer policy covers every route.
-    """
-    refuse = refuse or (lambda status, message: JSONResponse({"error": message}, status))
-    authorized = access.RequireAuth(app, token, logins or [], refuse)
-    return BodyLimit(
-        authorized, limit=lambda _: limits.max_json_kb * 1024, prefix="/", refuse=refuse
+    gr.mount_gradio_app(app, demo, path="/", **options)
+    # Last: outside every route above, and any added to ``app`` before it serves.
+    door = access.Access.from_env(auth, token)
+    app.add_middleware(
+        Policy,
+        access=door,
+        settings=settings,
+        host=host,
+        json_paths=["/api", "/mcp"],  # refusals there are {"error": message}, like the API's
+        refusals={"/v1": openai_error},  # OpenAI's shape, which OpenAI clients read
     )
+    return app
 
 
 def _running(lifespan: Any, mcp: MCPServer) -> Any:
@@ -156,7 +155,7 @@ def _running(lifespan: Any, mcp: MCPServer) -> Any:
     return both
 
 
-# What mount_gradio_app takes of launch_options (LocalGuard is on the outer app already).
+# What mount_gradio_app takes of launch_options.
 _MOUNT_OPTIONS = set(inspect.signature(gr.mount_gradio_app).parameters) - {"app_kwargs"}
 
 
@@ -171,22 +170,17 @@ def _when_ready(server: Any, url: str, assistant: Assistant) -> None:
     _warm_up(assistant)
 
 
-def launch_options(
-    host: str,
-    port: int,
-    auth: list[access.Login] | None = None,
-    limits: ServeSettings | None = None,
-) -> dict[str, Any]:
+def launch_options(host: str, port: int, limits: ServeSettings | None = None) -> dict[str, Any]:
     """Keyword arguments for ``Blocks.launch``: no share link, no extra served paths.
 
     No ``/monitoring`` (Gradio enables it by default: ``/monitoring/summary`` lists every
-    function's traffic to anyone), and ``ui.guard.LocalGuard`` refuses cross-site requests.
+    function's traffic to anyone). No Gradio login: logins are the door policy's
+    (``ui.policy``), which covers the chat and everything else alike.
     """
     limits = limits or ServeSettings()
     return {
         "server_name": host,
         "server_port": port,
-        "auth": auth,
         "max_file_size": f"{limits.max_upload_mb}mb",
         "css": render.CSS,
         "show_error": False,
@@ -197,7 +191,6 @@ def launch_options(
         "ssr_mode": False,
         "inbrowser": False,
         "enable_monitoring": False,
-        "app_kwargs": {"middleware": [Middleware(LocalGuard, host=host)]},
     }
 
 

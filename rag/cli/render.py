@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from rag.cli.options import iso
+from rag.text import defang
 from rag.types import Answer, Timeline
 
 
@@ -15,10 +16,11 @@ def render(result: Answer) -> str:
         lines.append(f"({result.abstain_reason})")
     if result.freshness:
         lines.append(f"Note: {result.freshness.text}")
-    lines += [d.text for d in result.disagreements]
+    lines += [defang(d.text) for d in result.disagreements]  # they quote article text
     for c in result.citations:
         lines.append(f"\n[{c.n}] {c.title} ({iso(c.published)}){' - ' + c.url if c.url else ''}")
-        lines.append(textwrap.indent(textwrap.fill(f"“{c.quote}”", 96), "    "))
+        # The quote is exact article text; a link in it is shown defanged, never usable.
+        lines.append(textwrap.indent(textwrap.fill(f"“{defang(c.quote)}”", 96), "    "))
     return "\n".join(lines)
 
 
@@ -29,7 +31,7 @@ def render_timeline(result: Timeline) -> str:
     lines = []
     for e in result.events:
         lines.append(f"{iso(e.published)}  {e.heading or e.title}")
-        lines.append(textwrap.indent(textwrap.fill(f"“{e.quote}”", 92), "    "))
+        lines.append(textwrap.indent(textwrap.fill(f"“{defang(e.quote)}”", 92), "    "))
         if len(e.sources) > 1:
             also = "; ".join(f"{s.title} ({iso(s.published)})" for s in e.sources[1:])
             lines.append(textwrap.indent(textwrap.fill(f"also reported by: {also}", 92), "    "))

@@ -95,6 +95,8 @@ class SearchIndex:
         self.db.row_factory = sqlite3.Row
         with self.db:
             self.db.execute("PRAGMA journal_mode=WAL")
+            # A deleted article's text is overwritten, not left in freed pages (erase.py).
+            self.db.execute("PRAGMA secure_delete=ON")
             self.db.executescript(_SCHEMA)
         self._term_rows: dict[str, tuple[int, int]] = {}  # term -> (rows, chunks then)
         self._windows: dict[tuple[date, date], tuple[str, ...]] = {}  # see window_ids
@@ -135,6 +137,18 @@ class SearchIndex:
         params = [(d,) for d in doc_ids]
         self.db.executemany("DELETE FROM chunks WHERE doc_id=?", params)
         self.db.executemany("DELETE FROM articles WHERE doc_id=?", params)
+
+    def compact(self) -> None:
+        """Take deleted rows' leftovers off the disk: FTS5 merged, the WAL emptied.
+
+        FTS5 keeps a deleted chunk's terms in its segments until they are merged; with
+        ``secure_delete`` the pages the merge frees are zeroed. The WAL keeps earlier
+        versions of pages until a checkpoint.
+        """
+        with self.lock:
+            with self.db:
+                self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def hashes(self) -> dict[str, str]:
         """doc_id -> content hash of every article."""

@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 
 from rag.config import IndexSettings
 from rag.errors import StoreLockedError
+from rag.store.erase import scrub_chroma
 from rag.store.index import Item, SearchIndex, make_dir
 from rag.store.reads import IndexedReads
 from rag.store.vectors import ChunkVectors, VectorArray, check_vectors, open_collection
@@ -143,12 +144,31 @@ class LocalStore(IndexedReads):
                 self._unjournal(doc_ids)
 
     def delete(self, doc_id: str) -> bool:
-        """Remove an article and all its chunks; False if it was not stored."""
+        """Remove an article and all its chunks, and erase its text; False if not stored.
+
+        Its text leaves every file of the store (``rag.store.erase``), and an upload an
+        older version kept in ``uploads/`` goes when its last article does.
+        """
         with self.writing():
-            if self.content_hash(doc_id) is None:
+            stored = self._idx.article(doc_id)
+            if stored is None or self.content_hash(doc_id) is None:
                 return False
             self._remove([doc_id])
+            self._idx.compact()
+            with self._vectors():  # no Chroma call in flight while its file is rewritten
+                scrub_chroma(self.path / "chroma")
+            self._drop_upload(stored.source)
         return True
+
+    def _drop_upload(self, source: str) -> None:
+        """Remove a kept upload (versions before uploads were removed after ingest)."""
+        uploads = (self.path / "uploads").resolve()
+        file = Path(source)
+        if file.parent.resolve() != uploads or file.is_symlink() or not file.is_file():
+            return
+        if any(a.source == source for a in self._idx.list_articles()):
+            return  # other articles of the same file remain
+        file.unlink()
 
     def _repair(self) -> None:
         pending = [row[0] for row in self._idx.db.execute("SELECT doc_id FROM pending")]

@@ -8,14 +8,19 @@ rebuild its keyword index from Chroma alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
+from rag.errors import StoreBusyError
 from rag.store.index import Item
 from rag.types import Article, Chunk
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -24,6 +29,31 @@ if TYPE_CHECKING:
 
 VectorArray = Sequence[Sequence[float]] | np.ndarray
 _DELETE_BATCH = 100  # doc_ids per ``$in`` filter
+# Chroma's SQLite pool gives up on a connection it waited for too long, as after the
+# process was paused (SIGSTOP, a laptop asleep): the call is tried again, then reported.
+_POOL_TIMEOUT = "pool timed out"
+_RETRIES = 3
+_RETRY_WAIT_S = 1.0
+
+_R = TypeVar("_R")
+
+
+def _retried(call: Callable[..., _R], **kwargs: Any) -> _R:
+    """``call(**kwargs)``, again after Chroma's connection pool timed out (calls are idempotent)."""
+    for attempt in range(_RETRIES):
+        try:
+            return call(**kwargs)
+        except Exception as ex:
+            if _POOL_TIMEOUT not in str(ex):
+                raise
+            logger.warning("Chroma timed out waiting for a connection (try %d): %s", attempt, ex)
+            if attempt + 1 == _RETRIES:
+                raise StoreBusyError(
+                    "The store's database did not answer in time (was the process paused?); "
+                    "run the command again: a half-finished write is repaired."
+                ) from ex
+            time.sleep(_RETRY_WAIT_S)
+    raise AssertionError("unreachable")
 
 
 def open_collection(client: ClientAPI, name: str) -> Collection:
@@ -56,11 +86,16 @@ class ChunkVectors:
         chunks = [(chunk, article, digest) for article, digest, cs in items for chunk in cs]
         for i in range(0, len(chunks), self.max_batch):
             batch = chunks[i : i + self.max_batch]
-            self.collection.upsert(
-                ids=[c.chunk_id for c, _, _ in batch],
-                embeddings=np.asarray(vectors[i : i + self.max_batch], dtype=np.float32),
-                documents=[c.text for c, _, _ in batch],
-                metadatas=[_chunk_metadata(c, a, h) for c, a, h in batch],
+            ids = [c.chunk_id for c, _, _ in batch]
+            embeddings = np.asarray(vectors[i : i + self.max_batch], dtype=np.float32)
+            documents = [c.text for c, _, _ in batch]
+            metadatas = [_chunk_metadata(c, a, h) for c, a, h in batch]
+            _retried(
+                self.collection.upsert,
+                ids=ids,
+                embeddings=embeddings,
+                documents=documents,
+                metadatas=metadatas,
             )
 
     def delete_articles(self, doc_ids: Sequence[str]) -> None:
@@ -70,11 +105,11 @@ class ChunkVectors:
 
     def delete_where(self, where: dict[str, Any]) -> None:
         """Delete the chunks a Chroma ``where`` filter selects."""
-        self.collection.delete(where=cast("Where", where))
+        _retried(self.collection.delete, where=cast("Where", where))
 
     def count(self) -> int:
         """Number of vectors."""
-        return int(self.collection.count())
+        return int(_retried(self.collection.count))
 
     def query(
         self,
@@ -87,7 +122,8 @@ class ChunkVectors:
         total = self.count() if ids is None else len(ids)
         if total == 0:
             return []
-        result = self.collection.query(
+        result = _retried(
+            self.collection.query,
             query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=min(n, total),
             where=cast("Where | None", where),
@@ -103,9 +139,8 @@ class ChunkVectors:
         found: set[str] = set()
         offset, total = 0, self.count()
         while offset < total:
-            found.update(
-                self.collection.get(include=[], limit=self.max_batch, offset=offset)["ids"]
-            )
+            page = _retried(self.collection.get, include=[], limit=self.max_batch, offset=offset)
+            found.update(page["ids"])
             offset += self.max_batch
         return found
 
@@ -113,7 +148,8 @@ class ChunkVectors:
         """(chunk_id, text, metadata) of every chunk of these articles, page by page."""
         offset = 0
         while True:
-            page = self.collection.get(
+            page = _retried(
+                self.collection.get,
                 where=cast("Where", {"doc_id": {"$in": doc_ids}}),
                 include=["documents", "metadatas"],
                 limit=self.max_batch,

@@ -10,6 +10,7 @@ apart. The thresholds that tune how strictly a rule is applied live in ``rag.con
 
 from rag.text.clauses import Value
 from rag.text.days import human_date, time_words
+from rag.text.encoding import has_surrogates, without_surrogates
 from rag.text.events import eventfulness, revises
 from rag.text.facts import (
     counting,
@@ -22,8 +23,9 @@ from rag.text.facts import (
     values,
     worldwide,
 )
+from rag.text.forms import Haystack, mentioned
 from rag.text.instructions import is_instruction
-from rag.text.markup import strip_markup
+from rag.text.markup import defang, strip_markup
 from rag.text.names import (
     NUMBER,
     asks_quantity,
@@ -32,6 +34,7 @@ from rag.text.names import (
     names,
     normalise_numbers,
     plain_number,
+    question_acronyms,
     question_figures,
     question_names,
     without_options,
@@ -44,6 +47,7 @@ from rag.text.words import STOPWORDS, occurs, query_terms, same_stem, stem, word
 
 __all__ = [
     "CLOSERS",
+    "Haystack",
     "NUMBER",
     "SENTENCE_GAP",
     "STOPWORDS",
@@ -54,20 +58,24 @@ __all__ = [
     "answer_sentences",
     "asks_quantity",
     "counting",
+    "defang",
     "eventfulness",
     "frame_words",
     "has_digit",
+    "has_surrogates",
     "human_date",
     "is_instruction",
     "is_refusal",
     "is_salient",
     "masked",
+    "mentioned",
     "names",
     "normalise_numbers",
     "occurs",
     "periods",
     "plain_number",
     "query_terms",
+    "question_acronyms",
     "question_figures",
     "question_names",
     "read_time",
@@ -83,6 +91,7 @@ __all__ = [
     "time_words",
     "values",
     "without_options",
+    "without_surrogates",
     "words",
     "worldwide",
 ]

@@ -13,7 +13,8 @@ _DIGIT = re.compile(r"\d")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+")
 _NUMBER_WORDS = {"percent": "%", "per cent": "%"}
 _OPTIONS = re.compile(r"\bOptions:")
-_ACRONYM = re.compile(r"\b[A-Z]{3,}\b")
+# Capitals (and digits) only: "UK", "PSL", "WWII", "WW2".
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]*[A-Z][A-Z0-9]*\b")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _CALENDAR = {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
@@ -76,8 +77,13 @@ def question_names(question: str) -> list[str]:
     found: list[str] = []
     for start, end in split_sentences(question):
         found += names(question[start:end])
-    found += [a.lower() for a in _ACRONYM.findall(question)] + _YEAR.findall(question)
+    found += sorted(question_acronyms(question)) + _YEAR.findall(question)
     return [n for n in dict.fromkeys(found) if n not in _CALENDAR]
+
+
+def question_acronyms(question: str) -> set[str]:
+    """The words a question writes in capitals ("UK", "PSL", "WWII"), lowercased."""
+    return {a.lower() for a in _ACRONYM.findall(without_options(question))}
 
 
 def question_figures(question: str) -> list[str]:

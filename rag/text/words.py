@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rag.text.places import place_forms
+
 # ---- keywords (query_terms, stopwords) ----------------------------------------------------
 
 STOPWORDS = frozenset(
@@ -33,19 +35,6 @@ def query_terms(text: str) -> list[str]:
 
 # ---- word forms: a stem, and a place and its adjective ---------------------------------------
 
-# Places and their adjectives that share no 5-letter prefix ("Dutch cheese" is supported
-# by "the Netherlands' best-known export"); "Germany"/"German" and the like need none.
-_PLACE_ADJECTIVES = {
-    "britain": "british", "china": "chinese", "cuba": "cuban", "denmark": "danish",
-    "egypt": "egyptian", "england": "english", "finland": "finnish", "france": "french",
-    "greece": "greek", "iran": "iranian", "iraq": "iraqi", "ireland": "irish",
-    "italy": "italian", "japan": "japanese", "kenya": "kenyan", "lebanon": "lebanese",
-    "netherlands": "dutch", "norway": "norwegian", "peru": "peruvian",
-    "philippines": "filipino", "poland": "polish", "qatar": "qatari", "scotland": "scottish",
-    "spain": "spanish", "sweden": "swedish", "switzerland": "swiss", "syria": "syrian",
-    "thailand": "thai", "turkey": "turkish", "wales": "welsh", "yemen": "yemeni",
-}  # fmt: skip
-_OTHER_FORM = _PLACE_ADJECTIVES | {adj: place for place, adj in _PLACE_ADJECTIVES.items()}
 _STEM = 5  # words sharing their first five letters are one word ("hospital", "hospitals")
 
 
@@ -57,8 +46,14 @@ def same_stem(word: str, found: Iterable[str]) -> bool:
 
 
 def occurs(word: str, found: set[str]) -> bool:
-    """``word`` or a form of it is in ``found`` ("hospitals", or "France" for "French")."""
-    return same_stem(word, found) or _OTHER_FORM.get(word) in found
+    """``word`` or a form of it is in ``found`` ("hospitals", or "France" for "French").
+
+    A place's other one-word names come from ``rag.text.places`` (codes such as "UK" need
+    their capitals, which a set of lowercased words has lost, so they are left out here).
+    """
+    if same_stem(word, found):
+        return True
+    return any(len(form) >= 4 and form in found for form in place_forms(word) - {word})
 
 
 def words(text: str) -> set[str]:

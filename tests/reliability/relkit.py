@@ -659,7 +659,8 @@ def app_server(
     cmd = [sys.executable, str(SERVE_CHILD), "serve", "--store", str(store), "--config",
            str(config), "--port", str(port), *ingest]  # fmt: skip
     # (A graceful shutdown waits 5 s for open event streams: stop it sooner.)
-    with serving(cmd, port, cwd=root, env=env, timeout=timeout, stop_timeout=3) as (url, proc, log):
+    running = serving(cmd, port, cwd=root, env=env, timeout=timeout, stop_timeout=3)
+    with running as (url, proc, log):
         try:
             yield AppServer(url, store, gate, proc, log)
             assert proc.poll() is None, "the server died:\n" + "".join(log[-60:])

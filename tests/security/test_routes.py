@@ -176,9 +176,10 @@ def test_the_library_copy_of_an_upload_is_not_served(server):
     client = Client(server.url, verbose=False)
     result = client.predict([handle_file(str(article))], "", api_name="/upload")
     assert "added" in result[0], result[0]
+    # The store keeps the article's text, not a copy of the upload (issue 8, item 6).
     copies = [p for p in (server.store / "uploads").rglob("*") if p.is_file()]
-    assert copies, "the app keeps a copy of each upload in the store"
-    for copy in copies:
+    assert copies == []
+    for copy in [server.store / "uploads" / "ferry.md", article]:
         got = httpx.get(f"{server.url}/gradio_api/file={copy}", timeout=30)
         assert got.status_code == 403 and b"island ferry" not in got.content
 
