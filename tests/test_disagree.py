@@ -11,7 +11,7 @@ from fakes import QuotingChatModel
 
 from rag import text
 from rag.config import NewsSettings
-from rag.eval.news import load_pairs, score_pairs
+from rag.eval.news import load_pairs, score_pairs, text_summary
 
 PAIRS = Path(__file__).parent / "data" / "disagreements" / "pairs.jsonl"
 
@@ -108,15 +108,7 @@ def test_detector_precision_and_recall_on_the_labelled_pairs(embedder, capsys):
 
     scores = score_pairs(items, embedder.encode, NewsSettings())
 
-    lines = ["", "disagreement detector on tests/data/disagreements/pairs.jsonl"]
-    for split in ("tuning", "check", "holdout", "all"):
-        s = scores[split]
-        lines.append(
-            f"  {split:8} items={s.items:3} positives={s.positives:3} tp={s.tp:3} fp={s.fp:3} "
-            f"fn={s.fn:3} precision={s.precision:.3f} recall={s.recall:.3f}"
-        )
-    lines.append("  " + "; ".join(scores["all"].errors))
-    table = "\n".join(lines)
+    table = "\n" + text_summary(scores, "tests/data/disagreements/pairs.jsonl")
     with capsys.disabled():  # shown in every run, not only with -s
         sys.stdout.write(table + "\n")
     for split in ("check", "holdout", "tuning"):

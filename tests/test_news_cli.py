@@ -144,3 +144,29 @@ def test_ask_shows_disagreements_and_the_freshness_note(run):
     assert data["disagreements"] and data["disagreements"][0]["used"] == "newer"
     assert data["freshness_note"] is None
     assert "Note: Based on a report of 2 June 2025; newer articles: " in offer.output
+
+
+PAIRS = Path(__file__).parent / "data" / "disagreements" / "pairs.jsonl"
+
+
+def test_eval_disagreements_reports_precision_and_recall(run, tmp_path):
+    text = run_ok(run("eval", "disagreements", str(PAIRS))).output
+    assert text.startswith(f"disagreement detector on {PAIRS}")
+    assert [line.split()[0] for line in text.splitlines()[1:5]] == [
+        "tuning",
+        "check",
+        "holdout",
+        "all",
+    ]
+
+    data = json.loads(run_ok(run("eval", "disagreements", "--json", str(PAIRS))).output)
+    assert set(data) == {"tuning", "check", "holdout", "all"}
+    every = data["all"]
+    assert every["items"] == sum(data[s]["items"] for s in ("tuning", "check", "holdout"))
+    assert every["tp"] + every["fn"] == every["positives"]
+    assert every["precision"] >= 0.9 and every["recall"] >= 0.6  # the bar
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n', encoding="utf-8")
+    result = run("eval", "disagreements", str(bad))
+    assert result.exit_code == 1 and "not a file of labelled pairs" in result.output

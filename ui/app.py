@@ -583,6 +583,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     mode = gr.Radio(
                         MODES,
                         value=ANSWER,
+                        label="Mode",
                         show_label=False,
                         container=False,
                         scale=3,
@@ -608,6 +609,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             type="string",
                             label="Answer as of",
                             info="Empty: today. Later articles are ignored.",
+                            elem_id="nq-today",
                         )
                     with gr.Row():
                         since = gr.DateTime(
@@ -666,6 +668,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             "fn": h.respond,
             "inputs": [pending, turns, k, since, until, today, mode, changes_since],
             "outputs": [chatbot, turns],
+            "api_name": "answer",  # its name before the modes: Gradio clients call /answer
             "concurrency_id": ASK_QUEUE,
             "concurrency_limit": assistant.settings.serve.chat_concurrency,
             "show_progress": "full",

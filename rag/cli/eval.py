@@ -178,3 +178,31 @@ def eval_report(run: Path) -> None:
     except RagError as ex:
         raise click.ClickException(str(ex)) from ex
     click.echo("\n".join(str(p) for p in paths))
+
+
+@eval_.command(name="disagreements")
+@click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@assistant_options
+@click.option("json_", "--json", is_flag=True, help="Print the scores as JSON.")
+def eval_disagreements(assistant: Assistant, pairs: Path, json_: bool) -> None:
+    """Precision and recall of the "Reports differ" detector on labelled article PAIRS.
+
+    PAIRS is a JSON-lines file of article pairs labelled conflict, update or none
+    (docs/evaluation.md); scores per split (tuning, check, holdout) and over all. Needs
+    the embedding model only: no store, no chat model.
+
+    \b
+        rag eval disagreements tests/data/disagreements/pairs.jsonl
+    """
+    from rag.eval.news import load_pairs, score_pairs, text_summary
+
+    try:
+        items = load_pairs(pairs)
+    except (ValueError, KeyError, TypeError) as ex:
+        raise click.ClickException(f"{pairs}: not a file of labelled pairs ({ex})") from ex
+    scores = score_pairs(items, assistant.embedder.encode, assistant.settings.news)
+    if json_:
+        data = {split: score.to_dict() for split, score in scores.items()}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(text_summary(scores, str(pairs)))

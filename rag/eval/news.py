@@ -117,6 +117,23 @@ def score_pairs(
     return scores
 
 
+SPLITS = ("tuning", "check", "holdout", "all")
+
+
+def text_summary(scores: dict[str, DetectorScore], source: str = "") -> str:
+    """One line per split (counts, precision, recall), then the misses and false reports."""
+    lines = [f"disagreement detector{' on ' + source if source else ''}"]
+    for split in [s for s in SPLITS if s in scores] + sorted(set(scores) - set(SPLITS)):
+        s = scores[split]
+        lines.append(
+            f"  {split:8} items={s.items:3} positives={s.positives:3} tp={s.tp:3} fp={s.fp:3} "
+            f"fn={s.fn:3} precision={s.precision:.3f} recall={s.recall:.3f}"
+        )
+    if "all" in scores and scores["all"].errors:
+        lines.append("  " + "; ".join(scores["all"].errors))
+    return "\n".join(lines)
+
+
 def _statements(item: PairItem) -> list[disagree.Statement]:
     out = []
     for doc_id, art in (("a", item.a), ("b", item.b)):
