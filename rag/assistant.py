@@ -9,7 +9,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
@@ -456,7 +456,7 @@ class Assistant:
         *,
         slot: AbstractContextManager[Any] | None = None,
         **overrides: Any,
-    ) -> Iterator[Token | Answer | Changes]:
+    ) -> Generator[Token | Answer | Changes, None, None]:
         """The ``Token``s and ``Answer`` as of ``since``, those as of ``today``, then ``Changes``.
 
         ``options`` as for ``stream``, but no ``since``/``until``; see ``news.stream_changes``.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from typing import Any, Protocol
@@ -114,7 +114,7 @@ def stream_changes(
     since: date,
     options: AskOptions,
     slot: AbstractContextManager[Any] | None = None,
-) -> Iterator[Token | Answer | Changes]:
+) -> Generator[Token | Answer | Changes, None, None]:
     """Answer as of ``since``, then as of ``options.today``, then say what changed.
 
     Yields the first answer's ``Token``s and ``Answer``, the second's, then ``Changes``. The

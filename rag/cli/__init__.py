@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import date, datetime
 
 import click
@@ -17,7 +18,7 @@ from rag.assistant import Assistant
 from rag.cli.eval import eval_
 from rag.cli.options import DATE, assistant_options, day, iso
 from rag.cli.render import render, render_timeline
-from rag.types import AskOptions, Changes, Token
+from rag.types import Answer, AskOptions, Changes, Token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,6 +89,7 @@ def ask(
     if since_then is not None and (since or until):
         raise click.UsageError("--since-then answers as of two dates: drop --since/--until.")
     options = AskOptions(k, day(today), day(since), day(until))
+    events: Iterator[Token | Answer | Changes]
     if since_then is not None:
         events = assistant.stream_changes(question, since_then.date(), options)
         days = [since_then.date(), day(today) or date.today()]
