@@ -420,7 +420,9 @@ class Assistant:
         Example:
             >>> [(e.published, e.quote) for e in a.timeline("Castlemere dock strike").events]
         """
-        topic, today = self._validated(topic), today or date.today()
+        topic = self._validated(topic)
+        AskOptions(today=today, since=since, until=until).checked()  # the dates of answers
+        today = today or date.today()
         return news.timeline_of(self, topic, since, until, today, limit, headings, slot)
 
     def changes(

@@ -214,3 +214,21 @@ def test_news_routes_are_inside_the_served_app(story_assistant, monkeypatch):
         assert r.status_code == 403
         paths = c.get("/openapi.json", headers=login).json()["paths"]
         assert {"/api/timeline", "/api/changes"} <= set(paths)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/api/ask",
+            {"question": "Was the Castlemere strike on this week?", "today": "0001-01-02"},
+        ),
+        ("/api/changes", {"question": STILL_ON, "since": "0001-01-01", "today": "0001-01-03"}),
+        ("/api/timeline", {"topic": "Castlemere dock strike", "today": "0001-01-02"}),
+        ("/api/timeline", {"topic": "Castlemere dock strike", "since": "9999-12-30"}),
+    ],
+)
+def test_dates_no_article_can_have_are_refused_alike(story_assistant, path, body):
+    r = client(story_assistant()).post(path, json=body)  # no model call
+    assert r.status_code == 400, r.text
+    assert "is outside the dates articles can have" in r.json()["error"]
