@@ -10,20 +10,42 @@ Example:
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import EmptyStoreError, ModelError, RagError, StoreLockedError
-from rag.types import Answer, ArticleInfo, AskOptions, Citation, Hit, IngestReport, Token
+from rag.types import (
+    Answer,
+    ArticleInfo,
+    AskOptions,
+    Changes,
+    Citation,
+    Disagreement,
+    EventSource,
+    FreshnessNote,
+    Hit,
+    IngestReport,
+    Report,
+    Timeline,
+    TimelineEvent,
+    Token,
+)
 
 __all__ = [
     "Answer",
     "ArticleInfo",
     "AskOptions",
     "Assistant",
+    "Changes",
     "Citation",
+    "Disagreement",
     "EmptyStoreError",
+    "EventSource",
+    "FreshnessNote",
     "Hit",
     "IngestReport",
     "ModelError",
     "RagError",
+    "Report",
     "Settings",
     "StoreLockedError",
+    "Timeline",
+    "TimelineEvent",
     "Token",
 ]

@@ -17,7 +17,10 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 
+from rag.config import Settings
 from rag.context import TokenCounter, approx_tokens, fit_tokens, format_passages
+from rag.errors import InvalidQuestionError
+from rag.llm import LlamaCppChat
 from rag.types import Citation, Passage
 
 SYSTEM_PROMPT = """You are a news assistant. Answer the question using only the numbered \
@@ -47,7 +50,16 @@ CONDENSE_SYSTEM = (
 )
 CONDENSE_TEMPLATE = "Conversation:\n{history}\n\nLast question: {question}\n\nStandalone question:"
 
+# A timeline's headings (``timeline.headings`` verifies each against its event's sentence).
+HEADINGS_SYSTEM = (
+    "You write headings for a news timeline. For each numbered event, write one short "
+    "heading of at most eight words that says what happened, using only words from that "
+    "event. Reply with one line per event: the number, a full stop, the heading."
+)
+HEADINGS_TEMPLATE = "Topic: {topic}\n\nEvents:\n{events}"
+
 _MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_NUMBERED_LINE = re.compile(r"^\s*(\d+)[.)]\s*(.+?)\s*$", re.MULTILINE)
 
 
 def make_chain(llm: BaseChatModel) -> Runnable:
@@ -62,6 +74,17 @@ def make_condense_chain(llm: BaseChatModel) -> Runnable:
         [("system", CONDENSE_SYSTEM), ("human", CONDENSE_TEMPLATE)]
     )
     return prompt | llm | StrOutputParser()
+
+
+def write_headings(llm: BaseChatModel, topic: str, events: Sequence[str]) -> list[str]:
+    """One heading per event sentence, in order ("" where the model wrote none); unverified."""
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", HEADINGS_SYSTEM), ("human", HEADINGS_TEMPLATE)]
+    )
+    listing = "\n".join(f"{i}. {quote}" for i, quote in enumerate(events, 1))
+    reply = (prompt | llm | StrOutputParser()).invoke({"topic": topic, "events": listing})
+    lines = dict(_NUMBERED_LINE.findall(reply))
+    return [lines.get(str(i), "").strip().strip('"“”') for i in range(1, len(events) + 1)]
 
 
 def format_history(
@@ -135,3 +158,39 @@ def citation_for(passage: Passage, **extra: object) -> Citation:
     }
     fields.update(extra)
     return Citation(**fields)  # type: ignore[arg-type]
+
+
+# ---- how much of the model's context a prompt may take -------------------------------------
+
+
+def count_tokens(model: BaseChatModel | None) -> TokenCounter:
+    """The model's own token count when it runs in process; a conservative estimate otherwise."""
+    return model.get_num_tokens if isinstance(model, LlamaCppChat) else approx_tokens
+
+
+def prompt_room(model: BaseChatModel | None, settings: Settings, system: str, user: str) -> int:
+    """Tokens of the model's context left once ``system``, ``user`` and the answer are in."""
+    n_ctx, max_tokens = settings.llm.n_ctx, settings.llm.max_tokens
+    if isinstance(model, LlamaCppChat):  # the model as it was built
+        n_ctx, max_tokens = model.n_ctx, model.max_tokens
+    count = count_tokens(model)
+    return n_ctx - max_tokens - count(system) - count(user) - settings.answer.prompt_margin
+
+
+def passage_budget(
+    model: BaseChatModel | None, settings: Settings, question: str, today: date
+) -> int:
+    """``answer.context_tokens``, or less if the model's context has less room left."""
+    fixed = USER_TEMPLATE.format(**chain_input(question, [], today))
+    return min(settings.answer.context_tokens, prompt_room(model, settings, SYSTEM_PROMPT, fixed))
+
+
+def check_fits(model: BaseChatModel | None, settings: Settings, question: str) -> None:
+    """Refuse a question that would leave less than half the prompt room for passages."""
+    fixed = USER_TEMPLATE.format(**chain_input("", [], date.today()))
+    limit = prompt_room(model, settings, SYSTEM_PROMPT, fixed) // 2
+    if (tokens := count_tokens(model)(question)) > limit:
+        raise InvalidQuestionError(
+            f"The question is too long for the model ({tokens:,} tokens; at most "
+            f"{max(limit, 0):,}). Ask it in fewer words."
+        )

@@ -9,7 +9,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
@@ -20,7 +20,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from tqdm.auto import tqdm
 
-from rag import answer, chunk, context, embed, gate, interop, llm, retrieve, text, verify
+from rag import (
+    answer,
+    chunk,
+    context,
+    disagree,
+    embed,
+    gate,
+    interop,
+    llm,
+    news,
+    retrieve,
+    text,
+    verify,
+)
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.gate import Refusal
@@ -31,11 +44,13 @@ from rag.types import (
     Article,
     ArticleInfo,
     AskOptions,
+    Changes,
     Evidence,
     Hit,
     IndexedArticle,
     IngestReport,
     Passage,
+    Timeline,
     Token,
 )
 
@@ -304,7 +319,7 @@ class Assistant:
         if self.store.count() == 0:
             raise EmptyStoreError()
         self.embedder, self.llm  # load models before the clock starts  # noqa: B018
-        self._check_fits(question)
+        answer.check_fits(self._llm, self.settings, question)
         started = time.perf_counter()
         today = options.today or date.today()
         standalone = None
@@ -351,12 +366,14 @@ class Assistant:
         passages = context.build(
             shown,
             encode,
-            budget=self._passage_budget(evidence.question, today),
+            budget=answer.passage_budget(self._llm, self.settings, evidence.question, today),
             anchors=self.settings.answer.passages,
             neighbours=self.settings.answer.neighbours,
             shortlist=self.settings.answer.shortlist,
-            count=self._count_tokens,
+            count=answer.count_tokens(self._llm),
         )
+        # For a question about now, a sentence a newer report disputes gives way to it.
+        passages = disagree.screen(shown, passages, encode, self.settings.news)
         use_model()
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
@@ -382,7 +399,77 @@ class Assistant:
             citations=checked.citations,
             grounded=checked.grounded,
             unsupported=checked.unsupported,
+            **news.notes(self, evidence, passages, checked.citations, encode),
         )
+
+    # ---- news-native answers -------------------------------------------------------------
+
+    def timeline(
+        self,
+        topic: str,
+        since: date | None = None,
+        until: date | None = None,
+        today: date | None = None,
+        limit: int = 12,
+        headings: bool = False,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+    ) -> Timeline:
+        """The events of a story, oldest first: exact sentences, no LLM call (docs/news.md).
+
+        ``today`` hides later articles; ``headings``: one verified LLM heading per event
+        (``slot``, as for ``stream``, is held while the chat model writes them).
+
+        Example:
+            >>> [(e.published, e.quote) for e in a.timeline("Castlemere dock strike").events]
+        """
+        topic = self._validated(topic)
+        AskOptions(today=today, since=since, until=until).checked()  # the dates of answers
+        today = today or date.today()
+        return news.timeline_of(self, topic, since, until, today, limit, headings, slot)
+
+    def changes(
+        self,
+        question: str,
+        since: date,
+        today: date | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
+    ) -> Changes:
+        """What changed since ``since``: answers as of then and as of ``today``, and the change.
+
+        Example:
+            >>> c = a.changes("Is the Castlemere dock strike still on?", date(2025, 6, 3))
+            >>> c.before.text, c.after.text, c.difference
+        """
+        result = None
+        # Run to the end: the stream leaves the model slot only when it is finished.
+        with contextlib.closing(
+            self.stream_changes(question, since, today=today, slot=slot, **overrides)
+        ) as events:
+            for event in events:
+                result = event if isinstance(event, Changes) else result
+        assert result is not None  # stream_changes always ends with Changes
+        return result
+
+    def stream_changes(
+        self,
+        question: str,
+        since: date,
+        options: AskOptions | None = None,
+        *,
+        slot: AbstractContextManager[Any] | None = None,
+        **overrides: Any,
+    ) -> Generator[Token | Answer | Changes, None, None]:
+        """The ``Token``s and ``Answer`` as of ``since``, those as of ``today``, then ``Changes``.
+
+        ``options`` as for ``stream``, but no ``since``/``until``; see ``news.stream_changes``.
+        ``slot`` as for ``stream``: entered when the chat model first runs, held for both
+        answers, left when the stream ends.
+        """
+        options = AskOptions.of(options, **overrides)
+        return news.stream_changes(self, question, since, options, slot)
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Rewrite a follow-up ("and what did Germany do?") as a standalone question."""
@@ -392,12 +479,12 @@ class Assistant:
         history = [(text.without_surrogates(q), text.without_surrogates(a)) for q, a in history]
         chain = answer.make_condense_chain(self.llm)
         fixed = answer.CONDENSE_TEMPLATE.format(history="", question=question)
-        room = self._prompt_room(answer.CONDENSE_SYSTEM, fixed)
+        room = answer.prompt_room(self._llm, self.settings, answer.CONDENSE_SYSTEM, fixed)
         history_text = answer.format_history(
             history,
             self.settings.answer.history_chars,
             max_tokens=room,
-            count=self._count_tokens,
+            count=answer.count_tokens(self._llm),
         )
         reply = chain.invoke({"history": history_text, "question": question})
         return answer.clean_standalone(reply, fallback=question)
@@ -415,12 +502,7 @@ class Assistant:
         self, question: str, today: date, hits: list[Hit], vector: np.ndarray
     ) -> Evidence:
         """The hits with their articles' texts, each article read once."""
-        texts: dict[str, str] = {}
-        for hit in hits:
-            if hit.doc_id not in texts:
-                stored = self.store.article(hit.doc_id)
-                texts[hit.doc_id] = stored.text if stored and stored.text else hit.text
-        return Evidence(question, today, hits, texts, vector)
+        return Evidence(question, today, hits, retrieve.read_articles(self.store, hits), vector)
 
     def _term_shares(self, terms: Sequence[str]) -> dict[str, float]:
         """The share of the stored chunks that hold each term."""
@@ -442,36 +524,6 @@ class Assistant:
                 f"The question is too long ({len(question):,} characters; at most {limit:,})."
             )
         return question
-
-    def _prompt_room(self, system: str, user: str) -> int:
-        """Tokens of the model's context left once ``system``, ``user`` and the answer are in."""
-        n_ctx, max_tokens = self.settings.llm.n_ctx, self.settings.llm.max_tokens
-        if isinstance(self._llm, llm.LlamaCppChat):  # the model as it was built
-            n_ctx, max_tokens = self._llm.n_ctx, self._llm.max_tokens
-        used = self._count_tokens(system) + self._count_tokens(user)
-        return n_ctx - max_tokens - used - self.settings.answer.prompt_margin
-
-    def _passage_budget(self, question: str, today: date) -> int:
-        """``answer.context_tokens``, or less if the model's context has less room left."""
-        fixed = answer.USER_TEMPLATE.format(**answer.chain_input(question, [], today))
-        room = self._prompt_room(answer.SYSTEM_PROMPT, fixed)
-        return min(self.settings.answer.context_tokens, room)
-
-    def _check_fits(self, question: str) -> None:
-        """Refuse a question that would leave less than half the prompt room for passages."""
-        fixed = answer.USER_TEMPLATE.format(**answer.chain_input("", [], date.today()))
-        limit = self._prompt_room(answer.SYSTEM_PROMPT, fixed) // 2
-        if (tokens := self._count_tokens(question)) > limit:
-            raise InvalidQuestionError(
-                f"The question is too long for the model ({tokens:,} tokens; at most "
-                f"{max(limit, 0):,}). Ask it in fewer words."
-            )
-
-    def _count_tokens(self, text: str) -> int:
-        """The LLM's own token count when we run it; a conservative estimate otherwise."""
-        if isinstance(self._llm, llm.LlamaCppChat):
-            return self._llm.get_num_tokens(text)
-        return context.approx_tokens(text)
 
 
 def upload_name(name: str) -> str:

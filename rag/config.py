@@ -214,6 +214,39 @@ class IngestSettings(_Section):
         return int(self.max_file_mb * 1024 * 1024)
 
 
+class NewsSettings(_Section):
+    """Timelines, "what changed since", disagreeing sources and the freshness note.
+
+    The rules are described in docs/news.md; the disagreement thresholds were tuned on the
+    tuning half of tests/data/disagreements/pairs.jsonl.
+    """
+
+    # Two sentences of different articles state the same thing when, with their values
+    # masked, they are this close in meaning and share this much of their other words
+    # (overlap coefficient of stems); _weak when only the counted noun or the unit ties the
+    # two values together (no shared kind of event such as "killed", no role).
+    disagree_similarity: Annotated[float, Field(ge=0, le=1)] = 0.55
+    disagree_overlap: Annotated[float, Field(ge=0, le=1)] = 0.3
+    disagree_overlap_weak: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # A question about now is answered from the newer of two disagreeing reports (the
+    # older sentence is kept from the model; both are shown).
+    prefer_newer: bool = True
+    # Timeline: chunks retrieved for a topic, the similarity an article needs to count as
+    # covering it, sentences per article compared with the topic, and when two events are
+    # one (this close in meaning, at most this many days apart).
+    timeline_chunks: Annotated[int, Field(ge=1, le=200)] = 40
+    timeline_min_similarity: Annotated[float, Field(ge=0, le=1)] = 0.3
+    timeline_sentences: Annotated[int, Field(ge=1, le=20)] = 6
+    merge_similarity: Annotated[float, Field(ge=0, le=1)] = 0.75
+    merge_days: Annotated[int, Field(ge=0)] = 3
+    # Freshness note: an answer whose newest cited article is at least stale_days older
+    # than today, while an article about the same subject at least newer_days newer than
+    # it exists (retrieval similarity >= newer_similarity), says so.
+    stale_days: Annotated[int, Field(ge=0)] = 7
+    newer_days: Annotated[int, Field(ge=1)] = 3
+    newer_similarity: Annotated[float, Field(ge=0, le=1)] = 0.35
+
+
 class Settings(_Section):
     """Everything in ``configs/*.toml``."""
 
@@ -227,6 +260,7 @@ class Settings(_Section):
     verify: VerifySettings = VerifySettings()
     gate: GateSettings = GateSettings()
     serve: ServeSettings = ServeSettings()
+    news: NewsSettings = NewsSettings()
 
     @property
     def store_path(self) -> Path:

@@ -145,18 +145,24 @@ def oldest_allowed(
     """The oldest publication date that can answer a question with this time expression."""
     match expression.scope:
         case "week":
-            return today - timedelta(days=settings.this_week_days)
+            return _days_before(today, settings.this_week_days)
         case "fortnight":
-            return today - timedelta(days=settings.last_week_days)
+            return _days_before(today, settings.last_week_days)
         case "month":
-            return today - timedelta(days=settings.lately_days)
+            return _days_before(today, settings.lately_days)
         case "year":
             # Since New Year, but never narrower than "recently": in early January an article
             # from late December may still report the plans for this year.
-            return min(date(today.year, 1, 1), today - timedelta(days=settings.lately_days))
+            return min(date(today.year, 1, 1), _days_before(today, settings.lately_days))
         case "last_year":
-            return date(today.year - 1, 1, 1)  # all of last year ("the past year" too)
+            # all of last year ("the past year" too)
+            return date(max(today.year - 1, date.min.year), 1, 1)
     return None
+
+
+def _days_before(today: date, days: int) -> date:
+    """``today - days``, or the first date there is (a "today" in the first days of year 1)."""
+    return today - timedelta(days=days) if (today - date.min).days > days else date.min
 
 
 def fresh(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -84,10 +84,10 @@ def search_with_vector(
     if filters.until and settings.recent_days:
         # News questions are mostly about what happened just before they were asked: a
         # second pair of searches restricted to recent articles lets those compete.
-        recent = Filters(
-            since=max(filters.since or date.min, filters.until - timedelta(settings.recent_days)),
-            until=filters.until,
-        )
+        # (a date in the first days of year 1 has no window before it: date.min then)
+        window = timedelta(settings.recent_days)
+        start = filters.until - window if filters.until - date.min > window else date.min
+        recent = Filters(since=max(filters.since or date.min, start), until=filters.until)
 
     def keyword_searches() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         main = _keyword(store, question, n, filters, settings.overfetch)
@@ -119,6 +119,43 @@ def search_with_vector(
         for hit in store.hits(fused)
     ]
     return _diversify(hits, k, settings.max_per_article), vector
+
+
+def nearest(
+    store: Store,
+    vector: np.ndarray,
+    settings: RetrieveSettings,
+    filters: Filters,
+    k: int | None = None,
+) -> list[Hit]:
+    """The chunks closest in meaning to an embedded question within ``filters``: dense only.
+
+    A second look at a date window once the question is embedded (no BM25, no fusion);
+    ``Hit.dense`` and ``Hit.score`` are the cosine similarity.
+    """
+    k = k or settings.k
+    dense = _dense(store, vector.tolist(), max(settings.candidates, k), filters, settings)
+    hits = [replace(hit, dense=hit.score) for hit in store.hits(dense)]
+    return _diversify(hits, k, settings.max_per_article)
+
+
+def read_articles(
+    store: Store, hits: Sequence[Hit], known: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The text of each hit's article, each read once (the hit's own text when it is gone).
+
+    ``known`` holds texts already read for the same question: they are not read again.
+    """
+    texts: dict[str, str] = {}
+    for hit in hits:
+        if hit.doc_id in texts:
+            continue
+        if known and hit.doc_id in known:
+            texts[hit.doc_id] = known[hit.doc_id]
+            continue
+        stored = store.article(hit.doc_id)
+        texts[hit.doc_id] = stored.text if stored and stored.text else hit.text
+    return texts
 
 
 def _dense(

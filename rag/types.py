@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rag.errors import InvalidQuestionError
+from rag.text.days import human_date
 
 Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> one normalised vector per text
 
@@ -109,6 +110,8 @@ class Answer:
     grounded: bool | None = None
     unsupported: list[str] = field(default_factory=list)
     standalone_question: str | None = None
+    disagreements: list[Disagreement] = field(default_factory=list)
+    freshness: FreshnessNote | None = None
     # What the model read (empty when the gate refused before the model ran); not in to_dict.
     passages: list[Passage] = field(default_factory=list)
 
@@ -129,6 +132,8 @@ class Answer:
             ],
             "timings": self.timings,
             "model": self.model,
+            "disagreements": [d.to_dict() for d in self.disagreements],
+            "freshness_note": self.freshness.to_dict() if self.freshness else None,
         }
 
 
@@ -286,5 +291,174 @@ class ArticleInfo:
     chunks: int
 
 
+# ---- news-native answers (docs/news.md) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """One article's sentence as evidence: what it says (``value``) and when it was published.
+
+    ``quote == article_text[start:end]``.
+    """
+
+    doc_id: str
+    title: str
+    published: date | None
+    quote: str
+    start: int
+    end: int
+    value: str = ""  # the disputed value as written: "12", "on Monday", "Marta Ilves"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: ``{doc_id, title, published, quote, start, end, value}``."""
+        return _json(dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """Two articles state different values for the same thing ("killed 12" vs "killed 15").
+
+    ``older`` and ``newer`` are ordered by publication date (on ``same_day`` the order says
+    nothing). ``update`` is True when the newer sentence reports a revision ("has risen
+    to"). ``used`` says which of the two the answer cites: "newer", "older" or "both".
+    """
+
+    kind: str  # "number" | "date" | "name"
+    older: Report
+    newer: Report
+    same_day: bool = False
+    update: bool = False
+    used: str | None = None
+
+    @property
+    def text(self) -> str:
+        """One line for people: "Reports differ: 12 (Title, 10 March 2025) vs 15 (...)"."""
+        first, second = (
+            f"{r.value} ({r.title}, {human_date(r.published)})" for r in (self.older, self.newer)
+        )
+        line = f"Reports differ: {first} vs {second}"
+        if self.used == "both" or self.used is None:
+            return line + "."
+        if self.same_day:
+            return f"{line}; the answer uses the report saying {self._side().value}."
+        day = human_date(self._side().published)
+        return f"{line}; the answer uses the {self.used} report ({day})."
+
+    def _side(self) -> Report:
+        return self.newer if self.used == "newer" else self.older
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: ``{kind, older, newer, same_day, update, used, text}`` (reports as ``Report``)."""
+        return {**_json(dataclasses.asdict(self)), "text": self.text}
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """An article that reports an event (or that a note points to)."""
+
+    doc_id: str
+    title: str
+    published: date | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: ``{doc_id, title, published}``."""
+        return _json(dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class FreshnessNote:
+    """An answer rests only on old articles while newer ones about its subject exist."""
+
+    based_on: date  # the newest article the answer cites
+    newer: list[EventSource]  # newer articles about the same subject, newest first
+
+    @property
+    def text(self) -> str:
+        """One line: "Based on a report of 2 June 2025; newer articles: “…” (12 June 2025)."."""
+        newer = "; ".join(f"“{s.title}” ({human_date(s.published)})" for s in self.newer)
+        return f"Based on a report of {human_date(self.based_on)}; newer articles: {newer}."
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: ``{based_on, newer: [{doc_id, title, published}], text}``."""
+        return {**_json(dataclasses.asdict(self)), "text": self.text}
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One event of a timeline: an exact sentence of an article, dated by its article.
+
+    ``quote == article_text[start:end]``; ``sources`` lists every article reporting it.
+    """
+
+    published: date | None
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    sources: list[EventSource]  # the event's own article first, then the others by date
+    heading: str | None = None  # an optional verified one-line heading (LLM)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: ``{published, doc_id, title, quote, start, end, sources, heading}``."""
+        return _json(dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What ``Assistant.timeline`` returns: events oldest first, or none with the reason."""
+
+    topic: str
+    events: list[TimelineEvent]
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``rag timeline --json``: ``{topic, events, reason}``."""
+        return _json(dataclasses.asdict(self))
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What ``Assistant.changes`` returns: answers as of ``since`` and ``today``, and the change.
+
+    ``difference`` is built from exact quotes (each in ``evidence``), so it needs no check
+    of its own: "12 (Title, 10 March 2025) became 17 (Title, 14 March 2025).", or
+    "No newer article changes this (newest article: 2 June 2025)." when ``changed`` is False.
+    """
+
+    question: str
+    since: date
+    today: date
+    before: Answer
+    after: Answer
+    changed: bool
+    difference: str
+    evidence: list[Report] = field(default_factory=list)
+    newest: date | None = None  # the newest article the answer as of today rests on
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``rag ask --since-then DATE --json``."""
+        return {
+            "question": self.question,
+            "since": self.since.isoformat(),
+            "today": self.today.isoformat(),
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "changed": self.changed,
+            "difference": self.difference,
+            "evidence": [r.to_dict() for r in self.evidence],
+            "newest": self.newest.isoformat() if self.newest else None,
+        }
+
+
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in d.items()}
+
+
+def _json(value: Any) -> Any:
+    """``value`` with its dates as ISO strings, in nested dicts and lists too."""
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value.isoformat() if isinstance(value, date) else value

@@ -23,12 +23,13 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import pytest  # noqa: E402
 import urllib3  # noqa: E402, F401  (it probes IPv6 with a socket on import: do it before the guard)
-from langchain_core.language_models import GenericFakeChatModel  # noqa: E402
+from langchain_core.language_models import BaseChatModel, GenericFakeChatModel  # noqa: E402
 from langchain_core.messages import AIMessage  # noqa: E402
 
 from rag import embed  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import EmbedSettings, Settings, StoreSettings  # noqa: E402
+from rag.store import Store  # noqa: E402
 
 TESTS = Path(__file__).parent
 DATA = TESTS / "data" / "articles"
@@ -97,5 +98,34 @@ def make_assistant(
             report = assistant.ingest([DATA])
             assert not report.failed, report.failed
         return assistant
+
+    return make
+
+
+STORIES = TESTS / "data" / "stories"  # developing stories (strike, mill fire, recall) + others
+
+
+@pytest.fixture(scope="module")
+def story_store(
+    tmp_path_factory: pytest.TempPathFactory, embedder: embed.Embedder
+) -> tuple[Settings, Store]:
+    """Settings and a store holding tests/data/stories, ingested once per test module."""
+    settings = Settings(store=StoreSettings(path=tmp_path_factory.mktemp("stories")))
+    assistant = Assistant(settings, embedder=embedder)
+    report = assistant.ingest([STORIES])
+    assert not report.failed, report.failed
+    return settings, assistant.store
+
+
+@pytest.fixture
+def story_assistant(
+    story_store: tuple[Settings, Store], embedder: embed.Embedder, fake_llm: FakeLLM
+) -> Callable[..., Assistant]:
+    """``story_assistant(*replies, llm=None)``: an Assistant over the stories' store."""
+
+    def make(*replies: str, llm: BaseChatModel | None = None) -> Assistant:
+        settings, store = story_store
+        model = llm or fake_llm(*replies)
+        return Assistant(settings, llm=model, embedder=embedder, store=store)
 
     return make

@@ -51,6 +51,12 @@ def test_freshness_windows_are_settings() -> None:
     assert gate.oldest_allowed(week, TODAY, GateSettings(this_week_days=2)) == date(2024, 11, 29)
 
 
+def test_freshness_windows_stop_at_the_first_date() -> None:
+    first = date(1, 1, 2)  # an API "today" can be any date: no window reaches before year 1
+    for question in ("Who won this week?", "What happened last year?", "And this year?"):
+        assert gate.oldest_allowed(text.read_time(question), first) == date.min
+
+
 # ---- word forms and names -------------------------------------------------------------------
 
 

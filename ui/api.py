@@ -4,6 +4,11 @@ Routes (every error is JSON ``{"error": message}`` with a 4xx status, or 503 for
 
 * ``POST /api/ask``: a question -> the ``Answer.to_dict()`` JSON; ``"stream": true`` answers
   with server-sent events instead: ``token`` events as the model writes, then ``answer``.
+* ``POST /api/timeline``: a topic -> ``Timeline.to_dict()``, the JSON of ``rag timeline
+  --json`` (events oldest first, each an exact article sentence; no model call).
+* ``POST /api/changes``: a question and a date -> ``Changes.to_dict()``, the JSON of ``rag ask
+  --since-then DATE --json``; ``"stream": true``: ``token`` {text, as_of} and ``answer``
+  {as_of, answer} events for each of the two answers, then ``changes``.
 * ``POST /api/ingest``: multipart ``files`` or JSON records -> the ``IngestReport``.
 * ``GET /api/articles``, ``DELETE /api/articles/{doc_id}``, ``GET /api/health``.
 
@@ -27,7 +32,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -52,7 +57,7 @@ from rag.errors import (
     StoreBusyError,
     StoreLockedError,
 )
-from rag.types import Answer, ArticleInfo, AskOptions, Citation, IngestReport, Token
+from rag.types import Answer, ArticleInfo, AskOptions, Changes, Citation, IngestReport, Token
 from ui import access
 from ui.policy import LOCKED_KEY, USER_KEY
 
@@ -115,6 +120,91 @@ class Record(_In):
     published: str | None = Field(None, description="A date, e.g. 2025-07-04.")
 
 
+class TimelineRequest(_In):
+    """A topic; the options of ``Assistant.timeline``."""
+
+    topic: str = Field(description="What the story is about (at most 2,000 characters).")
+    since: date | None = Field(None, description="Only articles published on or after.")
+    until: date | None = Field(None, description="Only articles published on or before.")
+    today: date | None = Field(None, description="As of this date: later articles are hidden.")
+    limit: Annotated[int, Field(ge=1, le=100)] = Field(12, description="At most this many events.")
+    headings: bool = Field(False, description="A verified one-line heading per event (LLM).")
+
+
+class ChangesRequest(_In):
+    """A question and the date to compare with; the other options as for ``/api/ask``."""
+
+    question: str = Field(description="The question (at most 2,000 characters).")
+    since: date = Field(description="Answer as of this date too, and say what changed since.")
+    history: Annotated[list[Turn], Field(max_length=_DEFAULTS.max_history)] = []
+    today: date | None = Field(None, description="The second answer as of this date.")
+    k: Annotated[int, Field(ge=1, le=20)] | None = Field(None, description="Passages to use.")
+    stream: bool = Field(False, description="Answer with server-sent events.")
+
+    def options(self) -> AskOptions:
+        """The options of ``Assistant.stream_changes``."""
+        history = [(t.question, t.answer) for t in self.history]
+        return AskOptions(self.k, self.today, history=history)
+
+
+class SourceOut(BaseModel):
+    """An article: ``EventSource``."""
+
+    doc_id: str
+    title: str
+    published: date | None
+
+
+class ReportOut(SourceOut):
+    """``Report``: an exact sentence of an article (``quote == text[start:end]``) and its value."""
+
+    quote: str
+    start: int
+    end: int
+    value: str
+
+
+class DisagreementOut(BaseModel):
+    """``Disagreement.to_dict()``: two reports stating different values for one thing."""
+
+    kind: str
+    older: ReportOut
+    newer: ReportOut
+    same_day: bool
+    update: bool
+    used: str | None
+    text: str
+
+
+class FreshnessOut(BaseModel):
+    """``FreshnessNote.to_dict()``: the answer rests on an old report; newer ones exist."""
+
+    based_on: date
+    newer: list[SourceOut]
+    text: str
+
+
+class EventOut(BaseModel):
+    """``TimelineEvent.to_dict()``: one event, an exact sentence of its article."""
+
+    published: date | None
+    doc_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    sources: list[SourceOut]
+    heading: str | None
+
+
+class TimelineOut(BaseModel):
+    """``Timeline.to_dict()``: the JSON printed by ``rag timeline --json``."""
+
+    topic: str
+    events: list[EventOut]
+    reason: str | None
+
+
 class RetrievedOut(BaseModel):
     """One retrieved chunk."""
 
@@ -138,6 +228,22 @@ class AnswerOut(BaseModel):
     retrieved: list[RetrievedOut]
     timings: dict[str, float]
     model: str
+    disagreements: list[DisagreementOut]
+    freshness_note: FreshnessOut | None
+
+
+class ChangesOut(BaseModel):
+    """``Changes.to_dict()``: the JSON printed by ``rag ask --since-then DATE --json``."""
+
+    question: str
+    since: date
+    today: date
+    before: AnswerOut
+    after: AnswerOut
+    changed: bool
+    difference: str
+    evidence: list[ReportOut]
+    newest: date | None
 
 
 # ``IngestReport``'s fields; its defaults would leave them optional in the schema, but every
@@ -388,6 +494,8 @@ def create_api(assistant: Assistant, settings: Settings | None = None) -> FastAP
             raise ApiError(404, f"No such article: {doc_id}")
         return {"deleted": doc_id}
 
+    _add_news_routes(app, assistant, run, slots, authorized, limits)
+
     @app.get("/api/health", response_model=HealthOut)
     async def health(request: Request) -> Any:
         """Up, which models are loaded, and (to callers who may read) what the store holds."""
@@ -426,6 +534,101 @@ def create_api(assistant: Assistant, settings: Settings | None = None) -> FastAP
     unknown_route = app.routes[-1]
     app.state.model_slots = slots  # shared with the other doors of ``rag serve``
     return app
+
+
+def _add_news_routes(
+    app: FastAPI,
+    assistant: Assistant,
+    run: Callable[..., Awaitable[Any]],
+    slots: ModelSlots,
+    authorized: Any,
+    limits: ServeSettings,
+) -> None:
+    """``/api/timeline`` and ``/api/changes`` (docs/news.md), on the conventions of ``/api/ask``."""
+
+    @app.post("/api/timeline", response_model=TimelineOut, dependencies=[authorized])
+    async def timeline(request: TimelineRequest) -> Any:
+        """The events of a developing story, oldest first: exact sentences, dated."""
+        # Extractive: the chat model (and so a slot) only for the optional headings.
+        slot = slots.slot() if request.headings else None
+        build = functools.partial(assistant.timeline, slot=slot)
+        result = await run(
+            build,
+            request.topic,
+            request.since,
+            request.until,
+            request.today,
+            request.limit,
+            request.headings,
+        )
+        return result.to_dict()
+
+    @app.post(
+        "/api/changes",
+        response_model=ChangesOut,
+        dependencies=[authorized],
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Or events"}},
+    )
+    async def changes(request: ChangesRequest, stream: bool = Query(False)) -> Any:  # noqa: B008
+        """Answers as of ``since`` and as of ``today``, and what changed between them."""
+        if len(request.history) > limits.max_history:
+            raise ApiError(422, f"body.history: at most {limits.max_history} turns")
+        options = request.options()
+        # As for /api/ask: the slot is taken when the model is about to run, held for both
+        # answers, and given back when the stream ends.
+        events = assistant.stream_changes(
+            request.question, request.since, options, slot=slots.slot()
+        )
+        if not (stream or request.stream):
+            with contextlib.closing(events):
+                result = await run(_last, events)
+            return result.to_dict()
+        try:
+            first = await run(next, events, None)  # errors before the answer: a JSON error
+        except BaseException:
+            events.close()
+            raise
+        today = options.today or date.today()
+        return StreamingResponse(
+            _changes_sse(events, first, [request.since, today]),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+def _last(events: Iterator[Any]) -> Any:
+    """The last event of a stream (``Changes`` for ``stream_changes``)."""
+    last = None
+    for last in events:  # noqa: B007
+        pass
+    return last
+
+
+async def _changes_sse(
+    events: Iterator[Token | Answer | Changes],
+    first: Token | Answer | Changes | None,
+    days: list[date],
+) -> AsyncIterator[str]:
+    """``token`` {text, as_of} and ``answer`` {as_of, answer} per answer, then ``changes``."""
+    as_of = days.pop(0).isoformat()
+    try:
+        event = first
+        while event is not None:
+            if isinstance(event, Token):
+                yield _event("token", {"text": event.text, "as_of": as_of})
+            elif isinstance(event, Answer):
+                yield _event("answer", {"as_of": as_of, "answer": event.to_dict()})
+                as_of = days.pop(0).isoformat() if days else as_of
+            else:
+                yield _event("changes", event.to_dict())
+            event = await run_in_threadpool(next, events, None)
+    except RagError as ex:
+        yield _event("error", {"error": str(ex)})
+    except Exception:
+        logger.exception("streaming what changed failed")
+        yield _event("error", {"error": INTERNAL_ERROR})
+    finally:  # unwinds the model's generation, frees its lock and the slot
+        getattr(events, "close", lambda: None)()
 
 
 def _add_error_handlers(app: FastAPI) -> None:

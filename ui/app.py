@@ -1,7 +1,10 @@
 """The chat in the browser: ``build_app(assistant) -> gr.Blocks`` (``ui.server`` serves it).
 
 Two tabs: *Chat* streams answers whose ``[n]`` chips link to numbered source cards, and
-*Library* uploads, lists, searches and deletes articles. Questions are handled
+*Library* uploads, lists, searches and deletes articles. The chat has three modes: an
+answer (with "Reports differ: …" and the freshness note under it), a *Timeline* of a topic
+(or a question starting with ``/timeline``), and *What changed since…* a date (the answers
+as of then and as of today, and the difference). Questions are handled
 ``serve.chat_concurrency`` at a time (``concurrency_id="ask"``); of those, one at a time uses
 the chat model, and only once the relevance gate has let its question through: a question
 refused before the model is answered at once, however busy the model is. Uploads go through
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +32,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from rag import Answer, ArticleInfo, Assistant, IngestReport, RagError, Token
+from rag import Answer, ArticleInfo, Assistant, Changes, IngestReport, RagError, Token
 from rag.assistant import upload_name
 from rag.ingest import SUPPORTED_SUFFIXES
 from rag.types import AskOptions
@@ -45,6 +49,15 @@ WAITING = "Waiting for its turn…"
 SEARCHING = "Searching the articles…"
 SEARCHING_BUSY = "Searching the articles… (the model is answering another question first)"
 INTERNAL_ERROR = "Something went wrong while answering; the details are in the server log."
+ANSWER, TIMELINE, CHANGES = "Answer", "Timeline", "What changed since…"
+MODES = [ANSWER, TIMELINE, CHANGES]
+READING = "Reading the articles…"
+_TIMELINE_PREFIX = re.compile(r"^/timeline\b\s*", re.IGNORECASE)
+_BOX_HINTS = {
+    ANSWER: "Ask about the articles…",
+    TIMELINE: "A topic, e.g. Castlemere dock strike (or /timeline TOPIC in any mode)",
+    CHANGES: "A question; pick the date to compare with below",
+}
 PLACEHOLDER = (
     "### Ask about your news articles\n"
     "Every answer cites the passages it comes from: click a number to see the source."
@@ -184,6 +197,116 @@ class Handlers:
             html, answer_text = render.error_html(str(ex)), None
         except Exception:
             logger.exception("answering %r failed", question)
+            html, answer_text = render.error_html(INTERNAL_ERROR), None
+        if not turn.done:
+            turn.html, turn.answer, turn.done = html, answer_text, True
+        yield messages(turns), turns
+
+    # ---- news-native views: timeline, what changed since (docs/news.md) ----------------------
+
+    def respond(
+        self,
+        question: str,
+        turns: list[Turn],
+        k: float | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        today: str | None = None,
+        mode: str = ANSWER,
+        changes_since: str | None = None,
+    ) -> Iterator[tuple[list[Message], list[Turn]]]:
+        """The pending question in the chat's ``mode`` (``/timeline TOPIC`` in any mode)."""
+        if mode == TIMELINE or _TIMELINE_PREFIX.match(question or ""):
+            yield from self.timeline(question, turns, since, until, today)
+        elif mode == CHANGES:
+            yield from self.changes(question, turns, k, today, changes_since)
+        else:
+            yield from self.answer(question, turns, k, since, until, today)
+
+    def timeline(
+        self,
+        question: str,
+        turns: list[Turn],
+        since: str | None = None,
+        until: str | None = None,
+        today: str | None = None,
+    ) -> Iterator[tuple[list[Message], list[Turn]]]:
+        """Show the timeline of the pending topic in its turn (no model call); never raises."""
+        if not question or not turns or turns[-1].done or turns[-1].question != question:
+            yield messages(turns), turns
+            return
+        turn = turns[-1]
+        turn.html = render.pending_html(READING)
+        yield messages(turns), turns
+        try:
+            topic = _TIMELINE_PREFIX.sub("", question)
+            options = self._options(None, since, until, today, [])
+            result = self.assistant.timeline(topic, options.since, options.until, options.today)
+            html = render.timeline_html(result)
+        except RagError as ex:
+            html = render.error_html(str(ex))
+        except Exception:
+            logger.exception("the timeline of %r failed", question)
+            html = render.error_html(INTERNAL_ERROR)
+        if not turn.done:  # a timeline is no answer to follow up on: answer stays None
+            turn.html, turn.done = html, True
+        yield messages(turns), turns
+
+    def changes(
+        self,
+        question: str,
+        turns: list[Turn],
+        k: float | None = None,
+        today: str | None = None,
+        changes_since: str | None = None,
+    ) -> Iterator[tuple[list[Message], list[Turn]]]:
+        """Stream the answers as of ``changes_since`` and as of today, then what changed."""
+        if not question or not turns or turns[-1].done or turns[-1].question != question:
+            yield messages(turns), turns
+            return
+        turn, number = turns[-1], len(turns)
+        turn.html = render.pending_html(SEARCHING_BUSY if self._model.locked() else SEARCHING)
+        yield messages(turns), turns
+        answer_text = None
+        try:
+            day = parse_day(changes_since, "What changed since")
+            if day is None:
+                raise SettingsError("Pick the date to compare with (What changed since…).")
+            history = [(t.question, t.answer) for t in turns[:-1] if t.answer is not None]
+            options = self._options(k, None, None, today, history)
+            days = [day, options.today or date.today()]
+            parts: list[tuple[date, str]] = []
+            text, result = "", None
+            slot = self._model_turn(turn)  # held for both answers
+            events = self.assistant.stream_changes(question, day, options, slot=slot)
+            try:
+                for event in events:
+                    if turn.done:  # stopped meanwhile: the stop handler has the last word
+                        return
+                    if isinstance(event, Token):
+                        text += event.text
+                        turn.html = render.changes_html(None, parts, text)
+                    elif isinstance(event, Answer):
+                        lookup, anchor = self._articles(), f"{number}-{len(parts) + 1}"
+                        html = render.answer_html(event, anchor, lookup, self.limits)
+                        parts.append((days[len(parts)], html))
+                        text, answer_text = "", event.text
+                        turn.html = render.changes_html(None, parts)
+                    elif isinstance(event, Changes):
+                        result = event
+                        turn.html = render.changes_html(result, parts)
+                    yield messages(turns), turns
+            finally:
+                getattr(events, "close", lambda: None)()
+            if result is None:
+                raise RuntimeError("the stream of what changed ended without the changes")
+            html = render.changes_html(result, parts)
+        except _Stopped:  # the stop handler has the last word
+            return
+        except RagError as ex:
+            html, answer_text = render.error_html(str(ex)), None
+        except Exception:
+            logger.exception("what changed for %r failed", question)
             html, answer_text = render.error_html(INTERNAL_ERROR), None
         if not turn.done:
             turn.html, turn.answer, turn.done = html, answer_text, True
@@ -397,6 +520,12 @@ def _where(where: str, dest: Path) -> str:
     return ""
 
 
+def _mode_changed(mode: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The date field of "What changed since…" shows in that mode; the box says what to type."""
+    hint = _BOX_HINTS.get(mode, _BOX_HINTS[ANSWER])
+    return gr.update(visible=mode == CHANGES), gr.update(placeholder=hint)
+
+
 def _busy() -> tuple[dict[str, Any], dict[str, Any]]:
     return gr.update(visible=False), gr.update(visible=True)
 
@@ -450,6 +579,25 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, min_width=72)
                     stop = gr.Button("Stop", variant="stop", scale=1, min_width=72, visible=False)
+                with gr.Row(equal_height=True, elem_id="nq-modes"):
+                    mode = gr.Radio(
+                        MODES,
+                        value=ANSWER,
+                        label="Mode",
+                        show_label=False,
+                        container=False,
+                        scale=3,
+                        elem_id="nq-mode",
+                    )
+                    changes_since = gr.DateTime(
+                        include_time=False,
+                        type="string",
+                        label="What changed since",
+                        info="Answers as of this date and as of today, and the difference.",
+                        visible=False,
+                        scale=2,
+                        elem_id="nq-changes-since",
+                    )
                 with gr.Row(elem_id="nq-chat-actions"):
                     retry = gr.Button("↻ Retry", size="sm", scale=0, min_width=96)
                     clear = gr.Button("Clear chat", size="sm", scale=0, min_width=96)
@@ -461,6 +609,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                             type="string",
                             label="Answer as of",
                             info="Empty: today. Later articles are ignored.",
+                            elem_id="nq-today",
                         )
                     with gr.Row():
                         since = gr.DateTime(
@@ -516,14 +665,16 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
         # ---- chat events: show the question at once, then answer in the ask queue
         answer_args: dict[str, Any] = {
-            "fn": h.answer,
-            "inputs": [pending, turns, k, since, until, today],
+            "fn": h.respond,
+            "inputs": [pending, turns, k, since, until, today, mode, changes_since],
             "outputs": [chatbot, turns],
+            "api_name": "answer",  # its name before the modes: Gradio clients call /answer
             "concurrency_id": ASK_QUEUE,
             "concurrency_limit": assistant.settings.serve.chat_concurrency,
             "show_progress": "full",
         }
         fast: dict[str, Any] = {"queue": False, "show_progress": "hidden"}
+        mode.change(_mode_changed, [mode], [changes_since, box], **fast)
         asked = gr.on(
             [box.submit, send.click], h.submit, [box, turns], [box, chatbot, turns, pending], **fast
         )

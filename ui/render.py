@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from rag.config import ServeSettings
 from rag.text import CLOSERS, SENTENCE_GAP, answer_sentences, defang
-from rag.types import Answer, Citation
+from rag.types import Answer, Changes, Citation, Disagreement, Report, Timeline, TimelineEvent
 
 MARKER = re.compile(r"\[(\d+)\]")
 EXAMPLES = [
@@ -73,7 +73,7 @@ def format_date(day: date | None) -> str:
     return f"{day.day} {day:%b %Y}" if day else "undated"
 
 
-def anchor(turn: int, n: int) -> str:
+def anchor(turn: int | str, n: int) -> str:
     """The element id of source ``n`` of answer ``turn`` (unique within a chat)."""
     return f"nq-{turn}-{n}"
 
@@ -109,7 +109,7 @@ def error_html(message: str) -> str:
 
 
 def answer_html(
-    answer: Answer, turn: int, article: ArticleLookup, limits: ServeSettings | None = None
+    answer: Answer, turn: int | str, article: ArticleLookup, limits: ServeSettings | None = None
 ) -> str:
     """The final answer: text with clickable ``[n]`` chips, then the numbered source cards."""
     if answer.abstained:
@@ -125,6 +125,7 @@ def answer_html(
         )
     parts.append(f"<p>{_answer_text(answer.text, by_n, turn)}</p>")
     parts.append(unsupported_html(answer))
+    parts.append(notes_html(answer))
     parts.append(sources_html(answer, turn, article, limits or ServeSettings()))
     parts.append(_footer(answer))
     parts.append("</div>")
@@ -174,7 +175,7 @@ def _footer(answer: Answer) -> str:
     return f'<p class="nq-foot">{esc(" · ".join(bits))}</p>' if bits else ""
 
 
-def _answer_text(text: str, by_n: dict[int, Citation], turn: int) -> str:
+def _answer_text(text: str, by_n: dict[int, Citation], turn: int | str) -> str:
     """Sentences with their ``[n]`` markers as chips."""
     out = []
     for sentence in answer_sentences(text):
@@ -182,7 +183,7 @@ def _answer_text(text: str, by_n: dict[int, Citation], turn: int) -> str:
     return " ".join(out)
 
 
-def _chip(n: int, by_n: dict[int, Citation], turn: int) -> str:
+def _chip(n: int, by_n: dict[int, Citation], turn: int | str) -> str:
     citation = by_n.get(n)
     if citation is None:
         return f'<span class="nq-chip nq-chip-pending">{n}</span>'
@@ -195,11 +196,124 @@ def _text(text: str) -> str:
     return esc(_PARAGRAPHS.sub("\n", text)).replace("\n", "<br>")
 
 
+# ---- the notes under an answer, timelines and what changed (docs/news.md) -------------------
+
+
+def notes_html(answer: Answer) -> str:
+    """The disagreements ("Reports differ: …", with both quotes) and the freshness note.
+
+    Quotes, and the notes that quote them, are article text: escaped, and links defanged.
+    """
+    parts = []
+    if answer.freshness:
+        parts.append(
+            f'<p class="nq-fresh" role="note"><strong>Note:</strong> '
+            f"{esc(defang(answer.freshness.text))}</p>"
+        )
+    if answer.disagreements:
+        items = "".join(_disagreement_html(d) for d in answer.disagreements)
+        parts.append(f'<ul class="nq-differ" role="note">{items}</ul>')
+    return "".join(parts)
+
+
+def _disagreement_html(d: Disagreement) -> str:
+    reports = "".join(
+        f'<blockquote class="nq-passage"><span class="nq-quote">{_text(defang(r.quote))}</span>'
+        f'<br><span class="nq-meta">{esc(r.title)} · {_when(r.published)}</span></blockquote>'
+        for r in (d.older, d.newer)
+    )
+    return (
+        f'<li class="nq-differ-item"><span>{esc(defang(d.text))}</span>'
+        f'<details class="nq-context"><summary>Both reports</summary>{reports}</details></li>'
+    )
+
+
+def timeline_html(result: Timeline) -> str:
+    """A timeline: one dated event per line, oldest first, each an exact article sentence."""
+    if not result.events:
+        return (
+            '<div class="nq-answer nq-abstain nq-timeline">'
+            f"<p><strong>No timeline for “{esc(result.topic)}”.</strong></p>"
+            f'<p class="nq-why">Why: {esc((result.reason or "no event was found").rstrip("."))}.'
+            "</p></div>"
+        )
+    n = len(result.events)
+    events = "".join(_event_html(e) for e in result.events)
+    return (
+        '<div class="nq-answer nq-timeline">'
+        f'<p class="nq-timeline-title">Timeline: <strong>{esc(result.topic)}</strong> · {n} '
+        f'event{"s" * (n != 1)}, oldest first</p><ol class="nq-events">{events}</ol></div>'
+    )
+
+
+def _event_html(e: TimelineEvent) -> str:
+    also = ""
+    if len(e.sources) > 1:
+        others = "; ".join(f"{s.title} ({format_date(s.published)})" for s in e.sources[1:])
+        also = f'<p class="nq-meta">Also reported by: {esc(others)}</p>'
+    heading = f'<p class="nq-event-heading">{esc(defang(e.heading))}</p>' if e.heading else ""
+    return (
+        f'<li class="nq-event">{_when(e.published, "nq-event-date")}'
+        f'<div class="nq-event-body"><p class="nq-event-title">{esc(e.title)}</p>{heading}'
+        f'<blockquote class="nq-passage"><mark>{_text(defang(e.quote))}</mark></blockquote>{also}'
+        "</div></li>"
+    )
+
+
+def changes_html(
+    result: Changes | None,
+    parts: Sequence[tuple[date, str]],
+    streaming: str | None = None,
+) -> str:
+    """What changed since a date: each answer under "As of …", then the difference.
+
+    ``parts`` are the answers so far, as (date, HTML from ``answer_html``); ``streaming``
+    the text of the answer being written, if any; ``result`` once both are in.
+    """
+    out = ['<div class="nq-changes">']
+    for day, body in parts:
+        out.append(f'<p class="nq-asof">As of {_when(day)}</p>{body}')
+    if streaming is not None:
+        out.append(streaming_html(streaming))
+    if result is not None:
+        if result.after is result.before:
+            out.append(
+                f'<p class="nq-note">No article published after {_when(result.since)} matches '
+                f"the question: the answer as of {_when(result.today)} is the same.</p>"
+            )
+        css = "nq-change" if result.changed else "nq-change nq-unchanged"
+        out.append(
+            f'<div class="{css}" role="note"><strong>What changed:</strong> '
+            f"{esc(defang(result.difference))}{_evidence_html(result.evidence)}</div>"
+        )
+    out.append("</div>")
+    return "".join(out)
+
+
+def _evidence_html(reports: Sequence[Report]) -> str:
+    if not reports:
+        return ""
+    quotes = "".join(
+        f'<blockquote class="nq-passage"><span class="nq-quote">{_text(defang(r.quote))}</span>'
+        f'<br><span class="nq-meta">{esc(r.title)} · {_when(r.published)}</span></blockquote>'
+        for r in reports
+    )
+    return f'<details class="nq-context"><summary>The sentences</summary>{quotes}</details>'
+
+
+def _when(day: date | None, css: str = "") -> str:
+    """A ``<time>`` element for ``day`` ("undated" without one)."""
+    if day is None:
+        return "undated"
+    cls = f' class="{css}"' if css else ""
+    return f'<time{cls} datetime="{day.isoformat()}">{format_date(day)}</time>'
+
+
 # ---- source cards -----------------------------------------------------------------------
 
 
 def sources_html(
-    answer: Answer, turn: int, article: ArticleLookup, limits: ServeSettings | None = None
+    answer: Answer, turn: int | str, article: ArticleLookup, limits: ServeSettings | None = None
 ) -> str:
     """Numbered cards for the cited passages, in the order of their numbers."""
     if not answer.citations:
@@ -216,7 +330,7 @@ def sources_html(
 
 
 def source_card(
-    citation: Citation, turn: int, stored: ArticleText | None, limits: ServeSettings
+    citation: Citation, turn: int | str, stored: ArticleText | None, limits: ServeSettings
 ) -> str:
     """One card: title (linked if http/https), date, source, and the highlighted quote.
 
@@ -416,11 +530,33 @@ ul.nq-results { list-style: none; padding: 0 !important; margin: 0; }
 .nq-file { font-weight: 600; word-break: break-all; }
 .nq-detail { color: var(--body-text-color-subdued); font-size: .9em; }
 #nq-chat-actions { justify-content: flex-end; gap: .5em; }
+.nq-fresh { border-left: 3px solid #d97706; padding-left: .6em !important; font-size: .92em; }
+ul.nq-differ { list-style: none; padding: 0 !important; margin: .3em 0 .6em 0 !important;
+  font-size: .92em; }
+.nq-differ-item { border-left: 3px solid #7c3aed; padding-left: .6em; margin: .3em 0; }
+.nq-differ-item > span::before { content: "⚖ "; }
+ol.nq-events { list-style: none; padding: 0 !important; margin: .4em 0 0 0;
+  border-left: 2px solid var(--color-accent); }
+.nq-event { display: grid; grid-template-columns: 7.5em 1fr; gap: .6em; margin: 0 0 .7em 0;
+  position: relative; padding-left: .8em; }
+.nq-event::before { content: ""; position: absolute; left: -.42em; top: .35em; width: .7em;
+  height: .7em; border-radius: 999px; background: var(--color-accent); }
+.nq-event-date { font-weight: 600; font-size: .9em; white-space: nowrap; }
+.nq-event-title { font-weight: 600; margin: 0 0 .2em 0 !important; }
+.nq-event-heading { font-style: italic; margin: 0 0 .2em 0 !important; }
+.nq-timeline-title { color: var(--body-text-color-subdued); }
+.nq-asof { font-weight: 700; margin: .6em 0 .2em 0 !important; text-transform: uppercase;
+  font-size: .8em; letter-spacing: .04em; color: var(--body-text-color-subdued); }
+.nq-change { margin-top: .8em; padding: .5em .7em; border-radius: 8px;
+  border: 1px solid var(--color-accent); background: var(--color-accent-soft); }
+.nq-unchanged { border-color: var(--border-color-primary);
+  background: var(--background-fill-secondary); }
 #nq-title h1 { margin: 0; font-size: 1.4em; }
 #nq-title p { margin: .1em 0 0 0; color: var(--body-text-color-subdued); }
 @media (max-width: 640px) {
   .nq-card { padding: .5em .6em; }
   blockquote.nq-passage { padding-left: .5em !important; }
   #nq-title h1 { font-size: 1.15em; }
+  .nq-event { grid-template-columns: 1fr; gap: .1em; }
 }
 """

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from rag.text.days import MONTH
+
 # ---- time expressions -----------------------------------------------------------------------
 
 Scope = Literal["week", "fortnight", "month", "year", "last_year"]
@@ -49,3 +51,21 @@ def read_time(question: str) -> TimeExpression:
         if match := pattern.search(question):
             return TimeExpression(match.group(0), scope)
     return TimeExpression()
+
+
+# ---- does a question ask about now? ----------------------------------------------------------
+
+_ABOUT_PAST = re.compile(
+    rf"\b(at first|initially|originally|first reported|before|back in|in (19|20)\d\d)\b"
+    rf"|\b(on|in|of) {MONTH}\b|\b\d{{1,2}} {MONTH}\b",
+    re.IGNORECASE,
+)
+
+
+def about_now(question: str) -> bool:
+    """Whether a question asks about the present state of things.
+
+    Not when it says "at first", "in March" or "on 3 June": then the newest report is not
+    necessarily the one to prefer.
+    """
+    return not _ABOUT_PAST.search(question)

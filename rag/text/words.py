@@ -59,3 +59,13 @@ def occurs(word: str, found: set[str]) -> bool:
 def words(text: str) -> set[str]:
     """Every word of ``text``, lowercased."""
     return set(re.findall(r"\w+", text.lower()))
+
+
+def stem(word: str) -> str:
+    """A crude stem: without -ing, -ed, -es, -s, cut to five letters ("killed" -> "kill")."""
+    word = word.lower()
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= (3 if suffix == "s" else 4):
+            word = word[: -len(suffix)]
+            break
+    return word[:_STEM]
