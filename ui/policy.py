@@ -70,6 +70,8 @@ _MAX_SESSIONS = 10_000
 class LoginThrottle:
     """Failed logins per client in a sliding window; too many and the client must wait."""
 
+    clock = staticmethod(time.monotonic)  # seconds; a test may set its own
+
     def __init__(self, attempts: int, window_s: float) -> None:
         """Allow ``attempts`` failures per client within ``window_s`` seconds."""
         self.attempts = attempts
@@ -78,7 +80,7 @@ class LoginThrottle:
 
     def wait_s(self, client: str, now: float | None = None) -> float:
         """Seconds ``client`` must wait before its next attempt (0: it may try now)."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         failures = self._failures.get(client)
         if failures is None:
             return 0.0
@@ -93,7 +95,7 @@ class LoginThrottle:
 
     def failed(self, client: str, now: float | None = None) -> None:
         """Count one failed attempt of ``client``."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         failures = self._failures.setdefault(client, deque(maxlen=max(self.attempts, 1)))
         failures.append(now)
         self._failures.move_to_end(client)

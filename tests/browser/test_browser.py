@@ -69,7 +69,7 @@ def test_chat_streams_a_cited_answer(page, browser, server):
     other = browser.new_page()
     other.goto(server)
     expect(other.locator("#nq-chat")).to_be_visible(timeout=60_000)
-    ask(other, "Who did Trump call on Thursday?")
+    ask(other, "What did Zelenskiy discuss with Trump?")  # no time words: the gate lets it pass
     busy = re.compile(r"the model is answering another question")
     expect(other.get_by_text(busy)).to_be_visible(timeout=30_000)
     other.get_by_role("button", name="Stop").click()

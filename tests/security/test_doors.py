@@ -17,7 +17,6 @@ import base64
 import json
 import re
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +28,7 @@ from fastapi.testclient import TestClient
 from relkit import AppServer, app_server
 from starlette.routing import Mount
 
-from ui.policy import PUBLIC
+from ui.policy import PUBLIC, LoginThrottle
 from ui.server import build_server
 
 TOKEN = "s3cret-token-for-tests"
@@ -191,8 +190,8 @@ def test_every_route_of_the_assembled_app_needs_the_token(served):
     routes = sorted({(_concrete(p), m) for p, ms in _routes(app.routes) for m in ms})
     assert len(routes) > 80  # the REST API and all of Gradio's routes
     assert any(p.startswith("/gradio_api/queue") for p, _ in routes)
-    # Doors another interface will add (an OpenAI-compatible API, an MCP server), and
-    # paths nobody serves: refused before anything looks for them.
+    # The OpenAI-compatible API, the MCP server, and paths nobody serves: refused before
+    # anything looks for them.
     routes += [("/v1/chat/completions", "POST"), ("/v1/models", "GET"), ("/mcp", "POST"),
                ("/mcp/sse", "GET"), ("/nowhere", "GET")]  # fmt: skip
     opened = []
@@ -204,8 +203,8 @@ def test_every_route_of_the_assembled_app_needs_the_token(served):
             opened.append((method, path, r.status_code, r.text[:80]))
     assert opened == []
     assert {p for p, _ in routes} >= {"/api/health", "/login"}
-    # With the token, a request to a door nobody serves yet reaches the app (its 404).
-    assert client.post("/mcp", json={}, headers=BEARER).status_code == 404
+    # With the token, a request reaches the door itself: MCP's own answer to an empty message.
+    assert client.post("/mcp", json={}, headers=BEARER).status_code not in (401, 403, 404)
 
 
 def test_wrong_credentials_are_refused_everywhere(served):
@@ -236,6 +235,9 @@ def test_the_login_page_only_sends_back_to_this_server(served):
 def test_brute_force_gets_429_with_retry_after(make_assistant, monkeypatch):
     monkeypatch.delenv("NEWSQA_API_TOKEN", raising=False)
     assistant = make_assistant()
+    # A clock of the test's own: 200 requests on a loaded machine may outlast a real window.
+    clock = [1000.0]
+    monkeypatch.setattr(LoginThrottle, "clock", staticmethod(lambda: clock[0]))
     settings = assistant.settings.with_overrides(serve={"login_attempts": 5, "login_window_s": 2})
     assistant.settings = settings
     app = build_server(assistant, "127.0.0.1", 7860, [LOGIN])
@@ -259,7 +261,7 @@ def test_brute_force_gets_429_with_retry_after(make_assistant, monkeypatch):
     assert attacker.post("/login", data=form).status_code == 429
     # Another client is not affected, and the attacker may try again once the window passed.
     assert other.get("/api/articles", headers=basic(*LOGIN)).status_code == 200
-    time.sleep(2.1)
+    clock[0] += 2.1
     assert attacker.get("/api/articles", headers=basic(*LOGIN)).status_code == 200
 
 
