@@ -67,12 +67,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/answer.py
 	$(BIN)/python bench/quality.py --config configs/wide.toml --withhold-gold
 	$(BIN)/python bench/footprint.py
-<<<<<<< HEAD
+	$(BIN)/python bench/rules.py  # each abstain/verify rule on and off, by half (long)
 	$(BIN)/python bench/injection.py  # canaries of injected instructions reaching answers (target 0)
-=======
 	# The README's and docs' figures, from those files (tests/test_readme_figures.py checks).
 	$(BIN)/python bench/readme.py
->>>>>>> bench
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,7 +7,10 @@ fails them.
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import relkit
@@ -43,3 +46,25 @@ def test_without_playwright_a_browser_module_fails_in_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         relkit.playwright_api()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_CONFLICT = re.compile(r"^(<{7} |>{7} |={7}$)", re.MULTILINE)
+
+
+def test_no_tracked_file_holds_a_merge_conflict() -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    conflicted = []
+    for name in filter(None, files):
+        path = ROOT / name.decode()
+        if path.is_file() and _CONFLICT.search(path.read_bytes().decode("utf-8", "replace")):
+            conflicted.append(name.decode())
+    assert conflicted == []
+
+
+def test_the_makefile_parses() -> None:
+    for target in ("run", "test", "bench"):
+        done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
