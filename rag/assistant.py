@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -18,15 +15,14 @@ from typing import Any
 import numpy as np
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
-from tqdm.auto import tqdm
 
 from rag import (
     answer,
-    chunk,
     context,
     disagree,
     embed,
     gate,
+    indexing,
     interop,
     llm,
     news,
@@ -37,17 +33,15 @@ from rag import (
 from rag.config import Settings
 from rag.errors import EmptyStoreError, InvalidQuestionError, RagError
 from rag.gate import Refusal
-from rag.ingest import LoadFailure, iter_load, stage_upload
+from rag.ingest import stage_upload, upload_name
 from rag.store import Store, StoredArticle, open_store
 from rag.types import (
     Answer,
-    Article,
     ArticleInfo,
     AskOptions,
     Changes,
     Evidence,
     Hit,
-    IndexedArticle,
     IngestReport,
     Passage,
     Timeline,
@@ -139,68 +133,7 @@ class Assistant:
 
         Unreadable files are reported in ``IngestReport.failed`` and the rest goes on.
         """
-        report = IngestReport()
-        pending: list[IndexedArticle] = []
-        seen: set[str] = set()
-        bar = tqdm(desc="ingest", unit=" articles", disable=not progress)
-        for item in iter_load(paths, max_file_bytes=self.settings.ingest.max_file_bytes):
-            bar.update()
-            if isinstance(item, LoadFailure):
-                logger.warning("skipped %s: %s", item.path, item.reason)
-                report.failed.append((item.path, item.reason))
-                continue
-            if item.doc_id in seen:
-                report.failed.append((item.source, f"duplicate doc_id {item.doc_id!r}"))
-                continue
-            seen.add(item.doc_id)
-            digest = self._content_hash(item)
-            stored = self.store.content_hash(item.doc_id)
-            if stored == digest:
-                report.unchanged.append(item.doc_id)
-                continue
-            try:
-                chunks = chunk.split_article(
-                    item,
-                    self.embedder.tokenizer,
-                    self.settings.chunk.max_tokens,
-                    self.settings.chunk.overlap_sentences,
-                )
-            except Exception as ex:  # one article the splitter chokes on is that one's failure
-                logger.warning("cannot split %s", item.source, exc_info=True)
-                report.failed.append((item.source, f"cannot be split ({type(ex).__name__})"))
-                continue
-            if not chunks:
-                report.failed.append((item.source, "no text to index"))
-                continue
-            (report.added if stored is None else report.updated).append(item.doc_id)
-            pending.append(IndexedArticle(item, digest, chunks))
-            if sum(len(p.chunks) for p in pending) >= self.settings.ingest.batch_chunks:
-                report.chunks += self._write(pending)
-                pending = []
-        report.chunks += self._write(pending)
-        bar.close()
-        return report
-
-    def _write(self, items: list[IndexedArticle]) -> int:
-        if not items:
-            return 0
-        texts = [f"{i.article.title}\n{c.text}" for i in items for c in i.chunks]
-        vectors = self.embedder.encode(texts)
-        with self.store.writing():
-            self.store.put(items, vectors)
-        return len(texts)
-
-    def _content_hash(self, article: Article) -> str:
-        """Changes when the article or anything that shapes its chunks/vectors changes."""
-        key = {
-            "title": article.title,
-            "text": article.text,
-            "url": article.url,
-            "published": article.published.isoformat() if article.published else None,
-            "chunk": self.settings.chunk.model_dump(),
-            "embed": self.settings.embed.model,
-        }
-        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+        return indexing.index(paths, self.store, self.embedder, self.settings, progress)
 
     def ingest_upload(self, name: str, data: bytes | Path) -> tuple[Path, IngestReport]:
         """Ingest an uploaded file as ``<store>/uploads/<name>``; the file is removed after.
@@ -524,12 +457,6 @@ class Assistant:
                 f"The question is too long ({len(question):,} characters; at most {limit:,})."
             )
         return question
-
-
-def upload_name(name: str) -> str:
-    """A safe file name for an upload: no directories, odd characters or leading dots."""
-    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
-    return stem[-120:]
 
 
 __all__ = ["Assistant", "RagError"]

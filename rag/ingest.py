@@ -130,6 +130,12 @@ def _where(path: Path) -> str:
     return clean_text(str(path))
 
 
+def upload_name(name: str) -> str:
+    """A safe file name for an upload: no directories, odd characters or leading dots."""
+    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
+    return stem[-120:]
+
+
 def stage_upload(folder: Path, name: str, data: bytes | Path) -> Path:
     """Write an upload as ``folder/name`` to be loaded from there; returns the path.
 

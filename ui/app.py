@@ -33,8 +33,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from rag import Answer, ArticleInfo, Assistant, Changes, IngestReport, RagError, Token
-from rag.assistant import upload_name
-from rag.ingest import SUPPORTED_SUFFIXES
+from rag.ingest import SUPPORTED_SUFFIXES, upload_name
 from rag.types import AskOptions
 from ui import render
 
