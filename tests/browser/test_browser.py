@@ -61,14 +61,18 @@ def ask(tab: object, question: str) -> None:
 
 
 def test_chat_streams_a_cited_answer(page, browser, server):
-    ask(page, QUESTION)
-    expect(page.locator(".nq-question").last).to_have_text(QUESTION)
-
-    # A second tab asks meanwhile: it searches at once, then waits for the model (a question
-    # the gate refused would be answered at once), and its Stop button ends the wait.
+    # A second tab, ready before the first question: it will ask while the model writes the
+    # first answer (the model is taken only once a question passes the gate).
     other = browser.new_page()
     other.goto(server)
     expect(other.locator("#nq-chat")).to_be_visible(timeout=60_000)
+
+    ask(page, QUESTION)
+    expect(page.locator(".nq-question").last).to_have_text(QUESTION)
+    expect(page.locator(".nq-cursor")).to_be_attached(timeout=ANSWER_TIMEOUT_MS)  # streaming
+
+    # The second question searches at once, then waits for the model (a question the gate
+    # refused would be answered at once), and its Stop button ends the wait.
     ask(other, "What did Zelenskiy discuss with Trump?")  # no time words: the gate lets it pass
     busy = re.compile(r"the model is answering another question")
     expect(other.get_by_text(busy)).to_be_visible(timeout=30_000)
@@ -76,7 +80,6 @@ def test_chat_streams_a_cited_answer(page, browser, server):
     expect(other.get_by_text("Stopped before the answer started.")).to_be_visible()
     other.close()
 
-    expect(page.locator(".nq-cursor")).to_be_attached(timeout=ANSWER_TIMEOUT_MS)  # streaming
     card = page.locator(".nq-card").first
     expect(card).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator(".nq-streaming")).to_have_count(0)
