@@ -150,7 +150,9 @@ class VerifySettings(_Section):
     reattribute: float = 0.1  # a cited passage this much less supportive than another is replaced
     max_sentences: Annotated[int, Field(ge=1)] = 3  # later sentences recite passages off the point
     restatement: float = 1.0  # this share of a sentence's words from the question adds nothing
-    drop_restatements: bool = True  # leave out sentences that only restate the question
+    # Leave out sentences that only restate the question: off since bench/rules.py (no more
+    # questions right on the tuning half; one more answer with only gold citations).
+    drop_restatements: bool = False
     # A name or number the claim takes from the cited passage's headline counts as in the
     # passage (the model reads each passage under its headline).
     headline_evidence: bool = True

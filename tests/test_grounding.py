@@ -279,6 +279,7 @@ def test_a_sentence_that_only_restates_the_question_is_not_an_answer(embedder: A
         "The regional water board awarded a valve contract on Monday [1].",
         [_passage(1, "The regional water board voted on Monday to award the valve contract.")],
         embedder.encode,
+        VerifySettings(drop_restatements=True),
     )
     assert not checked.citations
     kept = verify.verify(
