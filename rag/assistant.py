@@ -220,7 +220,7 @@ class Assistant:
         *,
         slot: AbstractContextManager[Any] | None = None,
         **overrides: Any,
-    ) -> Iterator[Token | Answer]:
+    ) -> Generator[Token | Answer, None, None]:
         """Yield ``Token``s of the answer as they are generated, then the final ``Answer``.
 
         ``options`` (or the same as keywords: ``k``, ``today``, ``since``, ``until``,

@@ -499,7 +499,7 @@ def create_api(assistant: Assistant, settings: Settings | None = None) -> FastAP
     @app.get("/api/health", response_model=HealthOut)
     async def health(request: Request) -> Any:
         """Up, which models are loaded, and (to callers who may read) what the store holds."""
-        status = {"status": "ok", "model": assistant.model_name}
+        status: dict[str, Any] = {"status": "ok", "model": assistant.model_name}
         status["models_loaded"] = assistant.models_loaded
         if request.scope.get(LOCKED_KEY) and not request.scope.get(USER_KEY):
             return status  # an anonymous caller of a server that requires credentials
