@@ -84,7 +84,9 @@ SCRIPTS = {
     "quality": "bench/quality.py",
     "injection": "bench/injection.py",
     "rules": "bench/rules.py",
-    "rules_answers": "bench/rules.py --rules answer_check,retry --name rules_answers",
+    "rules_answers": "bench/rules.py --rules answer_check,retry,full_names --name rules_answers",
+    "dev_choice": "bench/dev_eval.py --mode choice",
+    "dev_open": "bench/dev_eval.py --mode open",
 }
 
 
@@ -533,6 +535,40 @@ def rules(res: Results, link: Callable[[str], str], name: str = "rules") -> str:
     return text + "\n\n" + _sources([r], link)
 
 
+def dev_eval(res: Results, link: Callable[[str], str], mode: str = "choice") -> str:
+    """README and docs/evaluation.md: the dev set through ``rag eval`` by half, in one mode."""
+    r = res[f"dev_{mode}"]
+    if r.data is None:
+        return not_measured(f"dev_{mode}")
+    data = r.results
+    answer = "options picked right" if mode == "choice" else "contains gold (strict / normalised)"
+    headers = ["half", "questions", answer, "answerable refused", "unanswerable refused"]
+    headers += ["all citations gold", "asked twice"]
+    rows = []
+    for half in ("tuning", "check", "all"):
+        f = data["halves"][half]
+        picked = _rate(f["choice_accuracy"])
+        matched = f"{_rate(f['contains_gold'])} / {_rate(f['normalized_match'])}"
+        rows.append([
+            half,
+            f"{f['n']} ({f['n_unanswerable']} unanswerable)",
+            picked if mode == "choice" else matched,
+            _rate(f["false_abstention"]),
+            _rate(f["abstention_unanswerable"]),
+            _rate(f["all_citations_gold"]),
+            _rate(f["retried"]),
+        ])  # fmt: skip
+    text = _table(headers, rows)
+    if data.get("partial"):
+        text += "\n\n**A partial run** (`--limit`): not the dev-set figures."
+    if calls := data.get("llm_calls"):
+        text += (
+            f"\n\nModel answers replayed from the response cache: {calls['replayed']}, new: "
+            f"{calls['new']} (timings are left out)."
+        )
+    return text + "\n\n" + _sources([r], link)
+
+
 BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "injection": injection,
     "performance": performance,
@@ -545,6 +581,8 @@ BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "eval_time": eval_time,
     "rules": rules,
     "rules_answers": functools.partial(rules, name="rules_answers"),
+    "dev_choice": functools.partial(dev_eval, mode="choice"),
+    "dev_open": functools.partial(dev_eval, mode="open"),
 }
 
 
