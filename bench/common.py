@@ -297,3 +297,20 @@ def gate(measured: float, target: float, higher_is_better: bool = False) -> dict
     """A target next to its measured figure, and whether it is met."""
     met = measured >= target if higher_is_better else measured <= target
     return {"measured": measured, "target": target, "met": bool(met)}
+
+
+def cached_chat(settings: Any, cache_file: Path | None, llm: Any = None) -> tuple[Any, Any]:
+    """The chat model (``llm``, or the configured one) and its response cache, if it has one.
+
+    A llama.cpp model replays its answers to prompts seen before from ``cache_file`` and
+    records new ones (``rag.eval.cache.SqliteResponseCache``); other models are not cached.
+    """
+    from rag import llm as llms
+    from rag.eval.cache import SqliteResponseCache
+
+    chat = llm or llms.load(settings.llm)
+    cache = None
+    if cache_file is not None and isinstance(chat, llms.LlamaCppChat):
+        cache = SqliteResponseCache(cache_file)
+        chat.response_cache = cache
+    return chat, cache

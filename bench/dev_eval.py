@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import DEV_CORPUS, DEV_QUESTIONS, require, table, write_results
+from common import DEV_CORPUS, DEV_QUESTIONS, cached_chat, require, table, write_results
 
 HALVES = ("tuning", "check", "all")
 METRICS = (
@@ -68,20 +68,14 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
 
 def _run(args: Any, work: Path, llm: Any, embedder: Any) -> dict:
     from rag import embed
-    from rag import llm as llms
     from rag.assistant import Assistant
     from rag.config import Settings
     from rag.eval import evaluate
-    from rag.eval.cache import SqliteResponseCache
 
     questions = require(args.questions)
     settings = Settings.from_toml(args.config)
     settings = settings.with_overrides(store={"path": args.store or work / "store"})
-    chat = llm or llms.load(settings.llm)
-    cache = None
-    if args.llm_cache and isinstance(chat, llms.LlamaCppChat):
-        cache = SqliteResponseCache(args.llm_cache)
-        chat.response_cache = cache
+    chat, cache = cached_chat(settings, args.llm_cache, llm)
     assistant = Assistant(settings, llm=chat, embedder=embedder or embed.load(settings.embed))
     started = time.perf_counter()
     try:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import DEV_CORPUS, DEV_QUESTIONS, require, table, write_results
+from common import DEV_CORPUS, DEV_QUESTIONS, cached_chat, require, table, write_results
 
 NAME = "rules"
 HALVES = ("tuning", "check")
@@ -332,10 +332,8 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
 
 def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder: Any) -> dict:
     from rag import embed
-    from rag import llm as llms
     from rag.assistant import Assistant
     from rag.eval import load_questions, split_date
-    from rag.eval.cache import SqliteResponseCache
     from rag.eval.gold import HALF_RULE, half_of
 
     rules = [BY_NAME[n] for n in names]
@@ -344,11 +342,7 @@ def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder:
     cut = split_date(everything)
     base = base.with_overrides(store={"path": args.store or work / "store"})
     embedder = embedder or embed.load(base.embed)
-    chat = llm or llms.load(base.llm)
-    cache = None
-    if isinstance(chat, llms.LlamaCppChat):
-        cache = SqliteResponseCache(args.llm_cache or work / "responses.sqlite")
-        chat.response_cache = cache
+    chat, cache = cached_chat(base, args.llm_cache or work / "responses.sqlite", llm)
     first = Assistant(base, llm=chat, embedder=embedder)
     ingest = None
     if args.store is None or first.store.count() == 0:

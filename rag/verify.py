@@ -145,13 +145,13 @@ def _answers(claim: str, question: str, kind: text.Kind, evidence: str) -> bool:
 
 
 def _evidence_text(passages: Sequence[Passage], settings: VerifySettings) -> str:
-    """The passages' text, under their headlines when a headline counts as evidence."""
-    return "\n".join(
-        f"{p.hit.title}\n{p.text}"
-        if settings.headline_evidence and not text.is_instruction(p.hit.title)
-        else p.text
-        for p in passages
-    )
+    """The passages' text, each under its headline when a headline counts as evidence."""
+    return "\n".join(f"{_headline(p, settings)}\n{p.text}" for p in passages)
+
+
+def _headline(passage: Passage, settings: VerifySettings) -> str:
+    title = passage.hit.title if settings.headline_evidence else ""
+    return "" if text.is_instruction(title) else title
 
 
 def _judge(
@@ -183,9 +183,7 @@ def _judge(
         # evidence that the passage says what the claim does.
         lexical = _coverage(claim, passage.text, question)
         best = max(best, semantic, lexical)
-        title = passage.hit.title if settings.headline_evidence else ""
-        title = "" if text.is_instruction(title) else title
-        if _facts_present(claim, f"{title}\n{passage.text}", question) and (
+        if _facts_present(claim, _evidence_text([passage], settings), question) and (
             semantic >= settings.semantic
             or lexical >= settings.lexical
             or (new_facts and semantic >= settings.fact_semantic_floor)

@@ -287,9 +287,17 @@ def test_a_sentence_that_only_restates_the_question_is_not_an_answer(embedder: A
         "The regional water board awarded a valve contract on Monday [1].",
         [_passage(1, "The regional water board voted on Monday to award the valve contract.")],
         embedder.encode,
-        VerifySettings(drop_restatements=False),
+        VerifySettings(drop_restatements=False, require_answer=False),
     )
     assert kept.citations and not kept.restated
+    # With the answer check on (the default), it names nobody for "who": not an answer.
+    default = verify.verify(
+        question,
+        "The regional water board awarded a valve contract on Monday [1].",
+        [_passage(1, "The regional water board voted on Monday to award the valve contract.")],
+        embedder.encode,
+    )
+    assert not default.citations and default.non_answers
 
 
 # ---- abstention ----------------------------------------------------------------------------
@@ -468,8 +476,11 @@ def test_model_refusal_abstains(grounded: Callable[..., Any]) -> None:
 def test_answer_with_no_supported_sentence_abstains_and_reports_it(
     grounded: Callable[..., Any],
 ) -> None:
-    assistant, _ = grounded("The repair cost 9.9 million dollars, paid by Globex Corp [1].")
+    invented = "The repair cost 9.9 million dollars, paid by Globex Corp [1]."
+    assistant, llm = grounded(invented, "9.9 million dollars [1].")  # asked again: invented again
     ans = assistant.ask("How much did the museum roof repair cost?", today=TODAY)
+    assert len(llm.prompts) == 2
+    assert "the number with its unit only" in str(llm.prompts[1][-1].content)
     assert ans.abstained and not ans.citations and ans.grounded is False
     assert ans.unsupported and "supported" in (ans.abstain_reason or "")
 
