@@ -376,7 +376,11 @@ class NewsScore:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: the kinds with items, and ``errors``."""
-        kinds = {"timeline": self.timeline, "changes": self.changes, "freshness": self.freshness}
+        kinds: dict[str, TimelineScore | ChangesScore | FreshnessScore] = {
+            "timeline": self.timeline,
+            "changes": self.changes,
+            "freshness": self.freshness,
+        }
         return {
             **{name: s.to_dict() for name, s in kinds.items() if s.items},
             "errors": self.errors,
