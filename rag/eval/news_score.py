@@ -394,12 +394,19 @@ def score(judgements: Iterable[Judgement]) -> dict[str, NewsScore]:
         for key in (j.split, "all"):
             scores.setdefault(key, NewsScore()).add(j)
         scores["all"].errors += [f"{j.id}: {e}" for e in j.errors]
-    return scores
+    return {key: scores[key] for key in _ordered(scores)}
+
+
+def _ordered(splits: Iterable[str]) -> list[str]:
+    """tuning, check, any other split by name, then all."""
+    names = set(splits)
+    rest = sorted(names - set(SPLITS))
+    return [s for s in SPLITS[:2] if s in names] + rest + (["all"] if "all" in names else [])
 
 
 def text_summary(scores: Mapping[str, NewsScore], source: str = "") -> str:
     """A few lines per kind: one per split, then the errors."""
-    order = [s for s in SPLITS if s in scores] + sorted(set(scores) - set(SPLITS))
+    order = _ordered(scores)
 
     def pct(value: float | None) -> str:
         return "  -  " if value is None else f"{value:.3f}"
