@@ -234,13 +234,12 @@ def eval_news(
         rag eval news tests/data/news_gold.jsonl --corpus tests/data/stories
         rag eval news tests/data/news_gold.jsonl --corpus tests/data/stories --kinds timeline
     """
-    from rag.eval.news_gold import load_news_gold, select
-    from rag.eval.news_run import evaluate_news
+    from rag.eval.news_run import evaluate_news_file
     from rag.eval.news_score import text_summary
 
     try:
-        items = select(load_news_gold(gold), kinds.split(",") if kinds else None)
-        scores, _ = evaluate_news(assistant, items, corpus, progress=sys.stderr.isatty())
+        chosen = kinds.split(",") if kinds else None
+        scores, _ = evaluate_news_file(assistant, gold, corpus, chosen, sys.stderr.isatty())
     except RagError as ex:
         raise click.ClickException(str(ex)) from ex
     if json_:

@@ -15,7 +15,14 @@ from tqdm import tqdm
 
 from rag.assistant import Assistant
 from rag.errors import EmptyStoreError
-from rag.eval.news_gold import ChangesItem, NewsItem, TimelineItem, resolve
+from rag.eval.news_gold import (
+    ChangesItem,
+    NewsItem,
+    TimelineItem,
+    load_news_gold,
+    resolve,
+    select,
+)
 from rag.eval.news_score import (
     Judgement,
     NewsScore,
@@ -56,6 +63,21 @@ def evaluate_news(
             return _evaluate(fresh, items, progress)
         finally:
             fresh.store.close()
+
+
+def evaluate_news_file(
+    assistant: Assistant,
+    gold: str | Path,
+    corpus: str | Path | None = None,
+    kinds: Sequence[str] | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, NewsScore], list[Judgement]]:
+    """``evaluate_news`` on the items of ``kinds`` (default: all) in the gold file ``gold``.
+
+    What ``rag eval news`` and ``bench/news_eval.py`` run.
+    """
+    items = select(load_news_gold(gold), kinds)
+    return evaluate_news(assistant, items, corpus, progress)
 
 
 def judge(assistant: Assistant, item: NewsItem) -> Judgement:
