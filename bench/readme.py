@@ -14,6 +14,7 @@ never as an error: the block says which script to run. Nothing here loads a mode
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -83,6 +84,7 @@ SCRIPTS = {
     "quality": "bench/quality.py",
     "injection": "bench/injection.py",
     "rules": "bench/rules.py",
+    "rules_answers": "bench/rules.py --rules answer_check,retry --name rules_answers",
     "news_eval": "bench/news_eval.py",
 }
 
@@ -485,11 +487,11 @@ def _rate(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def rules(res: Results, link: Callable[[str], str]) -> str:
+def rules(res: Results, link: Callable[[str], str], name: str = "rules") -> str:
     """docs/evaluation.md: each fitted rule as now, off and at other values; keep or drop."""
-    r = res["rules"]
+    r = res[name]
     if r.data is None or "rules" not in r.results:
-        return not_measured("rules")
+        return not_measured(name)
     data = r.results
     halves = ("tuning", "check")
     n = {h: data["halves"].get(h) for h in halves}
@@ -525,8 +527,10 @@ def rules(res: Results, link: Callable[[str], str]) -> str:
             rows.append(row)
     text = _table(headers, rows)
     text += f"\n\nVerdict rule: {data['judged_by']}."
-    if data.get("partial"):
-        text += "\n\n**A partial run** (`--limit` or `--rules`): not the dev-set verdicts."
+    if data.get("limit"):
+        text += "\n\n**A partial run** (`--limit`): not the dev-set verdicts."
+    elif data.get("partial"):
+        text += "\n\nOnly the rules listed were run (`--rules`), at the commit below."
     return text + "\n\n" + _sources([r], link)
 
 
@@ -614,6 +618,7 @@ BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "halves": halves,
     "eval_time": eval_time,
     "rules": rules,
+    "rules_answers": functools.partial(rules, name="rules_answers"),
     "news_eval": news_eval,
 }
 

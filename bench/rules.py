@@ -136,6 +136,24 @@ RULES: tuple[Rule, ...] = (
         **{"0.8": {"verify": {"restatement": 0.8}}},
     ),
     _rule(
+        "answer_check",
+        "rag/verify.py _answers (text.asked_kind, text.answer_terms; verify.require_answer)",
+        "a kept sentence states something of the asked kind the question lacks",
+        off={"verify": {"require_answer": False}},
+    ),
+    _rule(
+        "retry",
+        "rag/assistant.py _retry_kind (answer.retry, answer.RETRY_TEMPLATE)",
+        "one more try for the asked kind only, after an answer that did not answer",
+        off={"answer": {"retry": False}},
+    ),
+    _rule(
+        "full_names",
+        "rag/verify.py verify (text.fuller_names; verify.full_names)",
+        "a name is written as fully as the cited passage writes it (title, first words)",
+        off={"verify": {"full_names": False}},
+    ),
+    _rule(
         "max_sentences",
         "rag/verify.py verify (verify.max_sentences)",
         "at most 3 supported sentences are kept",
@@ -292,6 +310,11 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
         "(default: a temporary file, shared by the arms of this run only).",
     )
     parser.add_argument("--out-dir", type=Path, help="Results folder (default bench/results).")
+    parser.add_argument(
+        "--name",
+        default=NAME,
+        help=f"Results file name (default {NAME}; another name keeps a partial run apart).",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.rules.split(",")] if args.rules else list(BY_NAME)
     unknown = [n for n in names if n not in BY_NAME]
@@ -367,7 +390,7 @@ def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder:
         "llm_cache": str(args.llm_cache) if args.llm_cache else None,
         "settings": base.model_dump(mode="json"),
     }
-    path = write_results(NAME, config, summary, args.out_dir)
+    path = write_results(args.name, config, summary, args.out_dir)
     print(render(summary))
     print(f"\nwrote {path}")
     return summary

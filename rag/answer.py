@@ -42,6 +42,11 @@ Question: How much did the new bridge cost?
 Answer: The Elm Street bridge cost $48 million [2]."""
 USER_TEMPLATE = "Today is {today}.\n\n{passages}\n\nQuestion: {question}\nAnswer:"
 ABSTAIN_TEXT = "The articles don't say."
+# The second try after an answer that did not answer (``Assistant``): the same prompt, with
+# the question followed by what the answer must give.
+RETRY_TEMPLATE = (
+    "{question}\nAnswer with {wanted} only, then the number of its passage in square brackets."
+)
 
 CONDENSE_SYSTEM = (
     "Rewrite the user's last question as one standalone question that can be understood "

@@ -40,6 +40,7 @@ from rag.types import (
     ArticleInfo,
     AskOptions,
     Changes,
+    Encoder,
     Evidence,
     Hit,
     IngestReport,
@@ -316,13 +317,20 @@ class Assistant:
                 timings["ttft_s"] = round(time.perf_counter() - started, 4)
             pieces.append(piece)
             yield Token(piece)
-        reply = "".join(pieces)
-        checked = None
-        if not gate.declined(reply):
-            checked = verify.verify(
-                evidence.question, reply, passages, encode, self.settings.verify
-            )
-        if refusal := gate.after(evidence, checked, self.settings, self._term_shares):
+        checked = self._verified(evidence, "".join(pieces), passages, encode)
+        refusal = gate.after(evidence, checked, self.settings, self._term_shares)
+        if refusal and (kind := self._retry_kind(evidence.question, checked, passages)):
+            # One more try, only when the answer did not answer while a passage could.
+            use_model()
+            retry_started = time.perf_counter()
+            wanted = text.WANTED[kind]
+            sharper = answer.RETRY_TEMPLATE.format(question=evidence.question, wanted=wanted)
+            reply = chain.invoke(answer.chain_input(sharper, passages, today))
+            second = self._verified(evidence, reply, passages, encode)
+            timings["retry_s"] = round(time.perf_counter() - retry_started, 4)
+            if not gate.after(evidence, second, self.settings, self._term_shares):
+                checked, refusal = second, None
+        if refusal:
             yield finish(passages, refusal)
             return
         assert checked is not None  # gate.after refuses a declined reply
@@ -421,6 +429,27 @@ class Assistant:
         )
         reply = chain.invoke({"history": history_text, "question": question})
         return answer.clean_standalone(reply, fallback=question)
+
+    def _verified(
+        self, evidence: Evidence, reply: str, passages: Sequence[Passage], encode: Encoder
+    ) -> verify.Verified | None:
+        """The reply checked against the passages; None when the model declined."""
+        if gate.declined(reply):
+            return None
+        return verify.verify(evidence.question, reply, passages, encode, self.settings.verify)
+
+    def _retry_kind(
+        self, question: str, checked: verify.Verified | None, passages: Sequence[Passage]
+    ) -> text.Kind | None:
+        """The kind asked, when a refused answer earns a second try.
+
+        That is when the model answered, but restated, did not answer or was unsupported,
+        while a passage holds a candidate of the kind asked.
+        """
+        if not self.settings.answer.retry or checked is None or checked.citations:
+            return None
+        kind = text.asked_kind(question)
+        return kind if kind and verify.has_candidate(question, passages, kind) else None
 
     def _search(self, question: str, options: AskOptions) -> tuple[list[Hit], np.ndarray]:
         """Retrieval for a validated question: the hits and the question's vector."""

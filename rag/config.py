@@ -133,6 +133,9 @@ class AnswerSettings(_Section):
     passages: Annotated[int, Field(ge=1, le=12)] = 5
     neighbours: Annotated[int, Field(ge=0, le=3)] = 0
     condense: bool = True  # rewrite follow-up questions with the history before retrieval
+    # Ask once more, for the asked kind only, when the answer restated, did not answer or was
+    # unsupported while a passage holds a candidate (``RETRY_TEMPLATE`` in ``rag.answer``).
+    retry: bool = True
     shortlist: Annotated[int, Field(ge=1)] = 16  # candidate sentences embedded per question
     history_chars: Annotated[int, Field(ge=0)] = 1500  # earlier turns given to condensing
     max_question_chars: Annotated[int, Field(ge=1)] = 2000
@@ -156,6 +159,12 @@ class VerifySettings(_Section):
     # A name or number the claim takes from the cited passage's headline counts as in the
     # passage (the model reads each passage under its headline).
     headline_evidence: bool = True
+    # A supported sentence must state something of the kind asked (a name for "who", a number
+    # for "how many") that the question does not and its passage does (``rag.text.asked``).
+    require_answer: bool = True
+    # A name of a kept sentence is written as its passage writes it, with the title or first
+    # words the model left out ("Joe Biden" -> "President Joe Biden"; ``text.fuller_names``).
+    full_names: bool = True
 
 
 class GateSettings(_Section):

@@ -5,8 +5,8 @@ when not, so the assistant abstains from evidence instead. Before the model runs
 the best passage must be close enough to the question (``retrieve.min_score``) and the
 retrieved articles must be about its subject and recent enough for a time-relative
 question. After it speaks (``after``) the model must not have declined, verification must
-have kept a supported sentence, and the articles it cites must pass the subject and
-recency checks again.
+have kept a supported sentence that answers what was asked, and the articles it cites must
+pass the subject and recency checks again.
 """
 
 from __future__ import annotations
@@ -62,12 +62,14 @@ def after(
     if checked is None:
         return Refusal("the model found no answer in the retrieved passages")
     if not checked.citations:
-        reason = (
-            "no sentence of the model's answer is supported by the retrieved passages"
-            if checked.unsupported or not checked.restated
-            else "the model only restated the question"
-        )
-        return Refusal(reason, unsupported=checked.unsupported, grounded=False)
+        if checked.non_answers and (kind := text.asked_kind(evidence.question)):
+            reason = f"the model's answer does not give {text.WANTED[kind]} that was asked"
+        elif checked.unsupported or not checked.restated:
+            reason = "no sentence of the model's answer is supported by the retrieved passages"
+        else:
+            reason = "the model only restated the question"
+        left_out = checked.unsupported + checked.non_answers
+        return Refusal(reason, unsupported=left_out, grounded=False)
     cited_ids = {c.doc_id for c in checked.citations}
     cited = [h for h in evidence.hits if h.doc_id in cited_ids]
     if off_scope := _off_scope(evidence, cited, settings.gate, term_shares, "cited"):

@@ -6,13 +6,19 @@ words are found there, or it is semantically close to one of the passage's sente
 (embedding cosine). Unsupported sentences are removed from the answer and reported; an
 uncited sentence is attributed to the passage that supports it, if any. Each citation's
 quote is narrowed to the exact supporting sentence of the article.
+
+A supported sentence must also answer: it must state something of the kind the question
+asks for (a name for "who", a number for "how many", ``rag.text.asked``) that the question
+does not state and the passage it cites does. A sentence without one is a *non-answer*.
+A name in a kept sentence is written as fully as its passage writes it ("the Dodgers" ->
+"the Los Angeles Dodgers").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +49,7 @@ class Verified:
     citations: list[Citation]
     unsupported: list[str]
     restated: list[str]
+    non_answers: list[str] = field(default_factory=list)  # supported, but not what was asked
 
     @property
     def grounded(self) -> bool:
@@ -68,6 +75,7 @@ def verify(
     pieces = _sentences_with_markers(text.strip_markup(reply))
     if not pieces or not passages:
         return Verified("", [], [s for s, _ in pieces], [])
+    kind = text.asked_kind(question) if settings.require_answer else None
     units = {p.n: _passage_sentences(p) for p in passages}
     claims = [claim for claim, _ in pieces]
     flat = [(n, s, e, body) for n, sents in units.items() for s, e, body in sents]
@@ -78,6 +86,7 @@ def verify(
     kept: list[str] = []
     unsupported: list[str] = []
     restated: list[str] = []
+    non_answers: list[str] = []
     best_support: dict[int, tuple[float, tuple[int, int]]] = {}
     for i, (claim, markers) in enumerate(pieces):
         if len(kept) == settings.max_sentences or claim in claims[:i]:
@@ -89,6 +98,12 @@ def verify(
         if not verdict.cited:
             unsupported.append(claim)
             continue
+        cited = [by_n[n] for n in verdict.cited]
+        if kind and not _answers(claim, question, kind, _evidence_text(cited, settings)):
+            non_answers.append(claim)
+            continue
+        if settings.full_names:
+            claim = text.fuller_names(claim, "\n".join(p.text for p in cited))
         kept.append(_with_markers(claim, verdict.cited))
         for n in verdict.cited:
             span = verdict.quotes[n]
@@ -106,7 +121,37 @@ def verify(
                 support=round(support, 3),
             )
         )
-    return Verified(" ".join(kept), citations, unsupported, restated)
+    return Verified(" ".join(kept), citations, unsupported, restated, non_answers)
+
+
+def has_candidate(question: str, passages: Sequence[Passage], kind: text.Kind) -> bool:
+    """Whether a passage states something of the asked kind that the question does not."""
+    question = text.without_options(question)
+    for passage in map(_without_instructions, passages):
+        for s, e in text.split_sentences(passage.text):
+            if text.answer_terms(passage.text[s:e], question, kind):
+                return True
+    return False
+
+
+def _answers(claim: str, question: str, kind: text.Kind, evidence: str) -> bool:
+    """Whether ``claim`` gives something of the kind asked that ``evidence`` states too."""
+    evidence = text.normalise_numbers(evidence).lower()
+    found = set(query_terms(evidence))
+    return any(
+        t in evidence if text.has_digit(t) else text.occurs(t, found)
+        for t in text.answer_terms(claim, question, kind)
+    )
+
+
+def _evidence_text(passages: Sequence[Passage], settings: VerifySettings) -> str:
+    """The passages' text, under their headlines when a headline counts as evidence."""
+    return "\n".join(
+        f"{p.hit.title}\n{p.text}"
+        if settings.headline_evidence and not text.is_instruction(p.hit.title)
+        else p.text
+        for p in passages
+    )
 
 
 def _judge(

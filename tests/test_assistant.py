@@ -135,11 +135,47 @@ def test_model_refusal_is_an_abstention(make_assistant):
     assert "no answer" in (ans.abstain_reason or "")
 
 
-def test_unsupported_answer_is_an_abstention(make_assistant):
-    ans = make_assistant("It opened in 1932 [7].").ask("When did the bridge open?", today=TODAY)
+def test_unsupported_answer_is_an_abstention_after_one_retry(make_assistant):
+    assistant = make_assistant("It opened in 1932 [7].", "In 1931 [1].")
+    ans = assistant.ask("When did the bridge open?", today=TODAY)
     assert ans.abstained and ans.citations == []
-    assert ans.abstain_reason
-    assert "1932" not in ans.text
+    assert "supported" in (ans.abstain_reason or "")
+    assert "1932" not in ans.text and "1931" not in ans.text
+    assert ans.timings["retry_s"] >= 0  # the second try is timed
+
+
+def test_a_non_answer_is_retried_for_the_kind_asked(make_assistant):
+    question = "How long is the Harbour Bridge?"
+    restated = "The Harbour Bridge is long [1]."  # supported, but no number
+    assistant = make_assistant(restated, "It is 1,240 metres long [1].")
+    ans = assistant.ask(question, today=TODAY)
+    assert not ans.abstained
+    assert "1,240 metres" in ans.text and ans.citations
+    assert "retry_s" in ans.timings
+
+
+def test_a_non_answer_after_the_retry_is_refused_with_the_kind(make_assistant):
+    restated = "The Harbour Bridge is long [1]."
+    ans = make_assistant(restated, restated).ask("How long is the Harbour Bridge?", today=TODAY)
+    assert ans.abstained
+    assert ans.abstain_reason == (
+        "the model's answer does not give the number with its unit that was asked"
+    )
+    assert restated.replace(" [1]", "") in ans.unsupported
+
+
+def test_a_right_first_answer_is_not_retried(make_assistant):
+    ans = make_assistant("It is 1,240 metres long [1].").ask(
+        "How long is the Harbour Bridge?", today=TODAY
+    )  # a second model call would fail: one reply is scripted
+    assert not ans.abstained and "retry_s" not in ans.timings
+
+
+def test_retry_can_be_switched_off(make_assistant):
+    assistant = make_assistant("The Harbour Bridge is long [1].")
+    assistant.settings = assistant.settings.with_overrides(answer={"retry": False})
+    ans = assistant.ask("How long is the Harbour Bridge?", today=TODAY)
+    assert ans.abstained and "retry_s" not in ans.timings
 
 
 def test_articles_after_today_are_never_retrieved(make_assistant):

@@ -352,7 +352,7 @@ def test_compare_flags_regressions_and_changed_questions(
 ) -> None:
     evaluate(make_assistant(), QUESTIONS, corpus=CORPUS, out=tmp_path / "a", limit=3)
     worse = make_assistant()
-    worse.llm.script = {**SCRIPT, "cut the ribbon": "a crowd of commuters"}  # type: ignore[attr-defined]
+    worse.llm.script = {**SCRIPT, "cut the ribbon": "the Millbrook River"}  # type: ignore[attr-defined]
     evaluate(worse, QUESTIONS, corpus=CORPUS, out=tmp_path / "b", limit=3)
 
     result = compare(tmp_path / "a", tmp_path / "b")
@@ -426,7 +426,7 @@ def test_report_without_matplotlib_says_how_to_get_figures(
 def test_compare_by_half(make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
     evaluate(make_assistant(), QUESTIONS, corpus=CORPUS, out=tmp_path / "a", limit=3)
     worse = make_assistant()
-    worse.llm.script = {**SCRIPT, "cut the ribbon": "a crowd of commuters"}  # type: ignore[attr-defined]
+    worse.llm.script = {**SCRIPT, "cut the ribbon": "the Millbrook River"}  # type: ignore[attr-defined]
     evaluate(worse, QUESTIONS, corpus=CORPUS, out=tmp_path / "b", limit=3)
     result = compare(tmp_path / "a", tmp_path / "b")
     moved = {d.name: d.status for d in result.by_half["tuning"]}

@@ -204,3 +204,81 @@ def test_a_name_is_found_in_the_forms_news_writes_it(
 def test_question_acronyms_are_its_words_in_capitals() -> None:
     question = "Did the UK or the EU ban PSL ads after WW2, says the BBC?"
     assert text.question_acronyms(question) == {"psl", "ww2", "bbc"}  # not UK, EU
+
+
+# ---- what a question asks for (rag.text.asked) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who cut the ribbon at the new bridge?", "person"),
+        ("The mayor opened the bridge on Tuesday. Where was the ceremony held?", "place"),
+        ("In which coastal town did the ferry run aground?", "place"),
+        ("Which country's navy towed the ferry?", "place"),
+        ("When will the tram line reopen?", "time"),
+        ("In what year was the mill built?", "time"),
+        ("How many workers joined the strike?", "quantity"),
+        ("What percentage of the vote did she win?", "quantity"),
+        ("Which bakery won the sourdough award?", "thing"),
+        ("What did the council announce on Monday?", "thing"),
+        ("Why did the bridge cost more than planned?", None),
+        ("How did the crowd react?", None),
+        ("Options: (A) Who; (B) Where", None),
+    ],
+)
+def test_asked_kind(question, kind):
+    assert text.asked_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        # restatements give nothing new; lemmas catch other forms of the question's words
+        ("The couple made a special announcement this week.",
+         "What special announcement did the couple make this week?", []),
+        ("The director revolutionised cinema in the 1960s.",
+         "Where did the director revolutionise cinema in the 1960s?", []),
+        ("The strike was called by the union.", "Who called the strike?", []),
+        # an answer of the kind asked, new to the question
+        ("Mayor Ada Lindqvist cut it.", "Who cut the ribbon?", ["mayor", "ada", "lindqvist"]),
+        ("It happened in Port Elling.", "Where did it happen?", ["port", "elling"]),
+        ("About 1,240 workers joined.", "How many workers joined the strike?", ["1240"]),
+        ("Six workers joined.", "How many workers joined the strike?", ["six"]),
+        ("The tram returns on 3 May.", "When will the tram return?", ["3", "may"]),
+        ("They got married.", "What did the couple announce?", ["got", "married"]),
+        ("Rye sourdough won.", "Which bread won the prize?", ["rye", "sourdough"]),
+    ],
+)  # fmt: skip
+def test_answer_terms(sentence, question, expected):
+    kind = text.asked_kind(question)
+    assert kind is not None
+    terms = text.answer_terms(sentence, question, kind)
+    assert all(e in terms for e in expected) and (bool(terms) == bool(expected))
+
+
+def test_lemma():
+    assert [text.lemma(w) for w in ("made", "announced", "countries", "Women")] == [
+        "make", "announce", "country", "woman",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        ("The Rovers won the cup [1].", "The Northgate Rovers won the cup [1]."),
+        ("Ada Lindqvist cut the ribbon.", "Mayor Ada Lindqvist cut the ribbon."),
+        ("Tomas Berg approved it.", "Harbour Gov. Tomas Berg approved it."),
+        ("Mayor Ada Lindqvist spoke.", "Mayor Ada Lindqvist spoke."),  # already full
+        ("Elling grew.", "Elling grew."),  # a possessive is no longer name for it
+        ("Lindqvist spoke.", "Mayor Ada Lindqvist spoke."),
+        ("Port Authority staff left.", "Port Authority staff left."),  # never on the right
+    ],
+)
+def test_fuller_names(claim, expected):
+    source = (
+        "On Tuesday Mayor Ada Lindqvist cut the ribbon. The Northgate Rovers won. "
+        "Harbour Gov. Tomas Berg approved the plan. Lindqvist’s Elling is a port. "
+        "The Port Authority Police were there."
+    )
+    assert text.fuller_names(claim, source) == expected

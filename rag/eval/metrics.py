@@ -182,6 +182,20 @@ METRICS: dict[str, MetricInfo] = {
         "95th-percentile time to the first token",
         higher=False,
     ),
+    "retried": _metric(
+        "retried",
+        "rate",
+        "n",
+        "share of questions asked the model a second time (the first answer did not answer)",
+        higher=False,
+    ),
+    "retry_p50_s": _metric(
+        "retry p50",
+        "seconds",
+        "n_retried",
+        "median time the second try added to a retried question",
+        higher=False,
+    ),
 }
 
 
@@ -201,6 +215,7 @@ def score(predictions: Sequence[Prediction]) -> dict[str, Any]:
     ]
     latency = [p.latency_s for p in predictions if p.latency_s is not None]
     ttft = [p.ttft_s for p in predictions if p.ttft_s is not None]
+    retries = [p.timings["retry_s"] for p in predictions if "retry_s" in p.timings]
 
     def given(values: Iterable[Any]) -> list[Any]:
         return [v for v in values if v is not None]
@@ -222,6 +237,7 @@ def score(predictions: Sequence[Prediction]) -> dict[str, Any]:
         "n_checked_citations": len(checked),
         "n_timed": len(latency),
         "n_ttft": len(ttft),
+        "n_retried": len(retries),
         "errors": sum(1 for p in predictions if p.error),
         "accuracy": _mean(p.outcome in OK_OUTCOMES for p in predictions),
     }
@@ -251,7 +267,9 @@ def score(predictions: Sequence[Prediction]) -> dict[str, Any]:
     m["false_abstention"] = _mean(p.abstained for p in answerable)
     for name, values in (("latency", latency), ("ttft", ttft)):
         for q in (50, 95):
-            m[f"{name}_p{q}_s"] = round(float(np.percentile(values, q)), 3) if values else None
+            m[f"{name}_p{q}_s"] = _percentile(values, q)
+    m["retried"] = _mean("retry_s" in p.timings for p in predictions)
+    m["retry_p50_s"] = _percentile(retries, 50)
     return m
 
 
@@ -270,6 +288,10 @@ def outcomes(predictions: Sequence[Prediction]) -> dict[str, int]:
     """How many questions ended in each ``OUTCOMES`` class (all classes, zeros included)."""
     counts = Counter(p.outcome for p in predictions)
     return {name: counts.get(name, 0) for name in OUTCOMES}
+
+
+def _percentile(values: Sequence[float], q: int) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def _mean(values: Iterable[Any]) -> float | None:

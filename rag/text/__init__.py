@@ -8,6 +8,7 @@ retrieval, context, verification, the gate, the news answers and the UI cannot d
 apart. The thresholds that tune how strictly a rule is applied live in ``rag.config``.
 """
 
+from rag.text.asked import WANTED, Kind, answer_terms, asked_kind, lemma
 from rag.text.clauses import Value
 from rag.text.days import human_date, time_words
 from rag.text.encoding import has_surrogates, without_surrogates
@@ -29,6 +30,7 @@ from rag.text.markup import defang, strip_markup
 from rag.text.names import (
     NUMBER,
     asks_quantity,
+    fuller_names,
     has_digit,
     is_salient,
     names,
@@ -48,25 +50,31 @@ from rag.text.words import STOPWORDS, occurs, query_terms, same_stem, stem, word
 __all__ = [
     "CLOSERS",
     "Haystack",
+    "Kind",
     "NUMBER",
     "SENTENCE_GAP",
     "STOPWORDS",
     "Scope",
     "TimeExpression",
+    "WANTED",
     "Value",
     "about_now",
+    "answer_terms",
     "answer_sentences",
+    "asked_kind",
     "asks_quantity",
     "counting",
     "defang",
     "eventfulness",
     "frame_words",
+    "fuller_names",
     "has_digit",
     "has_surrogates",
     "human_date",
     "is_instruction",
     "is_refusal",
     "is_salient",
+    "lemma",
     "masked",
     "mentioned",
     "names",

@@ -121,7 +121,7 @@ def _phrase_keys(phrase: list[str]) -> set[str]:
 
 def _initial(word: str) -> str:
     """A word's first letter, or the number it writes (digits, a numeral, a number word)."""
-    number = _ordinal(word) or _number(word) or _cardinal(word)
+    number = _ordinal(word) or _number(word) or cardinal(word)
     return str(number) if number else word[0].lower()
 
 
@@ -147,7 +147,8 @@ def _number_words() -> tuple[dict[str, int], dict[str, int]]:
     return cardinals, ordinals
 
 
-def _cardinal(word: str) -> int | None:
+def cardinal(word: str) -> int | None:
+    """The value of a number in digits or a number word up to twenty ("six"), else None."""
     if word.isdigit():
         return int(word)
     return _number_words()[0].get(word.lower())
