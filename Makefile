@@ -69,6 +69,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/footprint.py
 	$(BIN)/python bench/rules.py  # each abstain/verify rule on and off, by half (long)
 	$(BIN)/python bench/injection.py  # canaries of injected instructions reaching answers (target 0)
+	$(BIN)/python bench/news_eval.py  # rag eval news on tests/data/news_gold.jsonl, real model
 	# The README's and docs' figures, from those files (tests/test_readme_figures.py checks).
 	$(BIN)/python bench/readme.py
 

@@ -87,6 +87,7 @@ SCRIPTS = {
     "rules_answers": "bench/rules.py --rules answer_check,retry,full_names --name rules_answers",
     "dev_choice": "bench/dev_eval.py --mode choice",
     "dev_open": "bench/dev_eval.py --mode open",
+    "news_eval": "bench/news_eval.py",
 }
 
 
@@ -569,6 +570,79 @@ def dev_eval(res: Results, link: Callable[[str], str], mode: str = "choice") -> 
     return text + "\n\n" + _sources([r], link)
 
 
+def _right(c: dict[str, Any], name: str) -> str:
+    """``k/n`` answers right, strict, and the normalised count when it differs."""
+    n = c["items"]
+    strict, normalised = c[f"{name}_strict"], c.get(f"{name}_normalized")
+    if normalised is None or normalised == strict:
+        return f"{strict}/{n}"
+    return f"{strict}/{n} (normalised {normalised}/{n})"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def news_eval(res: Results, link: Callable[[str], str]) -> str:
+    """docs/evaluation.md: ``rag eval news`` on the project's gold file, with the real model."""
+    r = res["news_eval"]
+    if r.data is None or "scores" not in r.results:
+        return not_measured("news_eval")
+    data = r.results
+    headers = [
+        "split",
+        "timeline recall / precision / order / exact / empty",
+        "changes before right",
+        "after right",
+        "changed right",
+        "dates right",
+        "freshness precision / recall",
+    ]
+    rows = []
+    for split, s in data["scores"].items():
+        row = [split]
+        t = s.get("timeline")
+        if t:
+            rates = ("recall", "precision", "order_accuracy", "quote_exactness", "empty_correct")
+            row.append(
+                " / ".join(_rate(t[m]) for m in rates)
+                + f" ({t['items']} items, {t['expected']} events, {t['pairs']} pairs)"
+            )
+        else:
+            row.append("–")
+        c = s.get("changes")
+        if c:
+            row += [
+                _right(c, "before"),
+                _right(c, "after"),
+                f"{c['changed_right']}/{c['items']}",
+                f"{c['dates_right']}/{c['dated']}",
+            ]
+        else:
+            row += ["–"] * 4
+        f = s.get("freshness")
+        if f:
+            missed = f", {f['premise_missed']} premise missed" if f["premise_missed"] else ""
+            row.append(
+                f"{_rate(f['precision'])} / {_rate(f['recall'])} "
+                f"({f['items']} items: tp {f['tp']}, fp {f['fp']}, fn {f['fn']}, tn {f['tn']}"
+                f"{missed})"
+            )
+        else:
+            row.append("–")
+        rows.append(row)
+    text = _table(headers, rows)
+    wrong = ", ".join(f"`{i}`" for i in data.get("wrong") or []) or "none"
+    kinds = r.config.get("kinds")
+    text += (
+        f"\n\nModel `{data['model']}`, `{r.config.get('config')}`; "
+        f"{data['counts']['all']['items']} items "
+        + (f"(kinds {', '.join(kinds)}) " if kinds else "")
+        + f"in {_duration(data['seconds'])}. Items with a miss: {wrong}."
+    )
+    return text + "\n\n" + _sources([r], link)
+
+
 BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "injection": injection,
     "performance": performance,
@@ -583,6 +657,7 @@ BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "rules_answers": functools.partial(rules, name="rules_answers"),
     "dev_choice": functools.partial(dev_eval, mode="choice"),
     "dev_open": functools.partial(dev_eval, mode="open"),
+    "news_eval": news_eval,
 }
 
 

@@ -170,3 +170,25 @@ def test_eval_disagreements_reports_precision_and_recall(run, tmp_path):
     bad.write_text('{"id": "x"}\n', encoding="utf-8")
     result = run("eval", "disagreements", str(bad))
     assert result.exit_code == 1 and "not a file of labelled pairs" in result.output
+
+
+def test_eval_news_scores_timelines_against_the_store(run, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    lines = Path(__file__).parent.joinpath("data", "news_gold.jsonl").read_text(encoding="utf-8")
+    gold.write_text(
+        "\n".join(
+            line
+            for line in lines.splitlines()
+            if '"timeline-fire"' in line or '"timeline-uncovered-topic"' in line
+        ),
+        encoding="utf-8",
+    )
+
+    data = json.loads(run_ok(run("eval", "news", str(gold), "--json")).output)
+    text = run_ok(run("eval", "news", str(gold), "--kinds", "timeline")).output
+
+    assert data["all"]["timeline"]["items"] == 2
+    assert data["all"]["timeline"]["order_accuracy"] == 1.0
+    assert data["all"]["timeline"]["empty_correct"] == 1.0
+    assert "changes" not in data["all"] and data["all"]["errors"] == []
+    assert "timeline" in text and "order=1.000" in text

@@ -206,3 +206,44 @@ def eval_disagreements(assistant: Assistant, pairs: Path, json_: bool) -> None:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     click.echo(text_summary(scores, str(pairs)))
+
+
+@eval_.command(name="news")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, path_type=Path),
+    help="Articles to ingest into a temporary store (default: ask the existing store).",
+)
+@click.option(
+    "--kinds",
+    help="Only these kinds, comma-separated (timeline,changes,freshness; default: all).",
+)
+@assistant_options
+@click.option("json_", "--json", is_flag=True, help="Print the scores as JSON.")
+def eval_news(
+    assistant: Assistant, gold: Path, corpus: Path | None, kinds: str | None, json_: bool
+) -> None:
+    """Score timelines, what-changed answers and freshness notes on a GOLD file.
+
+    GOLD is a JSON-lines file of items of kind timeline, changes or freshness
+    (docs/evaluation.md); scores per split and over all. Timeline items need no chat
+    model; each freshness item asks once, each changes item twice.
+
+    \b
+        rag eval news tests/data/news_gold.jsonl --corpus tests/data/stories
+        rag eval news tests/data/news_gold.jsonl --corpus tests/data/stories --kinds timeline
+    """
+    from rag.eval.news_run import evaluate_news_file
+    from rag.eval.news_score import text_summary
+
+    try:
+        chosen = kinds.split(",") if kinds else None
+        scores, _ = evaluate_news_file(assistant, gold, corpus, chosen, sys.stderr.isatty())
+    except RagError as ex:
+        raise click.ClickException(str(ex)) from ex
+    if json_:
+        data = {split: score.to_dict() for split, score in scores.items()}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(text_summary(scores, str(gold)))

@@ -9,6 +9,9 @@
     compare.py  ``compare``: run B against run A
     report.py   report.md and report.html; figures.py draws their figures (matplotlib, an
                 optional extra)
+    news.py     the disagreement detector on labelled article pairs
+    news_gold.py, news_score.py, news_run.py
+                timelines, what-changed answers and freshness notes on a gold file
 
 The gold-set format and the meaning of every metric are in ``docs/evaluation.md``.
 

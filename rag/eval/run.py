@@ -151,7 +151,7 @@ def evaluate(
     ingest_info = None
     if corpus is not None:
         assert out_dir is not None
-        assistant, ingest_info = _ingest_fresh(assistant, Path(corpus), out_dir / "store", progress)
+        assistant, ingest_info = ingest_fresh(assistant, Path(corpus), out_dir / "store", progress)
     if assistant.store.count() == 0:
         raise EvalError("The store is empty: give a corpus (--corpus) or ingest articles first.")
     titles = {a.doc_id: a.title for a in assistant.list_articles()}
@@ -264,7 +264,7 @@ def _prepare(out: Path, overwrite: bool, keep: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _ingest_fresh(
+def ingest_fresh(
     assistant: Assistant, corpus: Path, store_dir: Path, progress: bool
 ) -> tuple[Assistant, dict[str, Any]]:
     """A copy of ``assistant`` over a new store holding ``corpus``, and how ingest went."""
