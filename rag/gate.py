@@ -63,7 +63,7 @@ def after(
         return Refusal("the model found no answer in the retrieved passages")
     if not checked.citations:
         if checked.non_answers and (kind := text.asked_kind(evidence.question)):
-            reason = f"the model's answer does not give {text.WANTED[kind]} that was asked"
+            reason = f"no sentence of the model's answer gives what was asked ({text.WANTED[kind]})"
         elif checked.unsupported or not checked.restated:
             reason = "no sentence of the model's answer is supported by the retrieved passages"
         else:

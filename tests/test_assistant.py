@@ -159,7 +159,7 @@ def test_a_non_answer_after_the_retry_is_refused_with_the_kind(make_assistant):
     ans = make_assistant(restated, restated).ask("How long is the Harbour Bridge?", today=TODAY)
     assert ans.abstained
     assert ans.abstain_reason == (
-        "the model's answer does not give the number with its unit that was asked"
+        "no sentence of the model's answer gives what was asked (the number with its unit)"
     )
     assert restated.replace(" [1]", "") in ans.unsupported
 

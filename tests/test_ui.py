@@ -87,7 +87,10 @@ def test_model_output_and_passages_are_escaped(make_assistant, tmp_path):
         encoding="utf-8",
     )
     reply = f"The evil bakery sign says {XSS} [1]. ![x](http://evil.example/x.png)"
-    assistant = make_assistant(reply)
+    # Without its markup the first reply only restates the question; asked again, the model
+    # answers from the passage, and the card shows the article with its markup as text.
+    again = "The evil bakery on Mill Street sells sourdough [1]."
+    assistant = make_assistant(reply, again)
     assert assistant.ingest([article]).added
     h = Handlers(assistant)
 
