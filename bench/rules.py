@@ -148,12 +148,6 @@ RULES: tuple[Rule, ...] = (
         off={"answer": {"retry": False}},
     ),
     _rule(
-        "full_names",
-        "rag/verify.py verify (text.fuller_names; verify.full_names)",
-        "a name is written as fully as the cited passage writes it (title, first words)",
-        off={"verify": {"full_names": False}},
-    ),
-    _rule(
         "max_sentences",
         "rag/verify.py verify (verify.max_sentences)",
         "at most 3 supported sentences are kept",

@@ -162,9 +162,6 @@ class VerifySettings(_Section):
     # A supported sentence must state something of the kind asked (a name for "who", a number
     # for "how many") that the question does not and its passage does (``rag.text.asked``).
     require_answer: bool = True
-    # A name of a kept sentence is written as its passage writes it, with the title or first
-    # words the model left out ("Joe Biden" -> "President Joe Biden"; ``text.fuller_names``).
-    full_names: bool = True
 
 
 class GateSettings(_Section):

@@ -10,8 +10,6 @@ quote is narrowed to the exact supporting sentence of the article.
 A supported sentence must also answer: it must state something of the kind the question
 asks for (a name for "who", a number for "how many", ``rag.text.asked``) that the question
 does not state and the passage it cites does. A sentence without one is a *non-answer*.
-A name in a kept sentence is written as fully as its passage writes it ("the Dodgers" ->
-"the Los Angeles Dodgers").
 """
 
 from __future__ import annotations
@@ -102,8 +100,6 @@ def verify(
         if kind and not _answers(claim, question, kind, _evidence_text(cited, settings)):
             non_answers.append(claim)
             continue
-        if settings.full_names:
-            claim = text.fuller_names(claim, "\n".join(p.text for p in cited))
         kept.append(_with_markers(claim, verdict.cited))
         for n in verdict.cited:
             span = verdict.quotes[n]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 
 from rag.eval import GoldQuestion, predict, split_date
 from rag.eval.gold import half_of
@@ -135,15 +135,6 @@ def test_retrieval_quality_bench_measures_naive_in_the_same_run(tmp_path, tiny_c
         assert results[arm]["tuning"]["n"] + results[arm]["check"]["n"] == 2
     assert results["target"]["target"] == 0.9 and results["target"]["met"]
     assert results["chunks"]["naive"] == 3
-
-
-def bench_module(name: str):
-    """A module of bench/ (they import each other as top-level modules)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def test_naive_pipeline_yields_answers_scored_by_rag_eval(

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 from fakes import QuotingChatModel
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
 @pytest.fixture(scope="module")
 def dev_eval():
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("dev_eval")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("dev_eval")
 
 
 def test_choice_mode_by_half_writes_figures_and_ids_only(dev_eval, tmp_path, embedder):

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 from fakes import QuotingChatModel
 
 from rag.eval.news_gold import load_news_gold
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
 GOLD = ROOT / "tests" / "data" / "news_gold.jsonl"
 
 
 @pytest.fixture(scope="module")
 def news_eval():
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("news_eval")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("news_eval")
 
 
 def test_bench_writes_scores_per_split_figures_and_ids_only(news_eval, tmp_path, embedder):
@@ -66,11 +60,7 @@ def test_bench_writes_scores_per_split_figures_and_ids_only(news_eval, tmp_path,
     assert "Castlemere" not in text
 
     # bench/readme.py renders the file: one row per split, the model, the provenance.
-    sys.path.insert(0, str(BENCH))
-    try:
-        readme = importlib.import_module("readme")
-    finally:
-        sys.path.remove(str(BENCH))
+    readme = bench_module("readme")
     block = readme.news_eval(readme.Results(out), lambda f: f)
     rows = [line for line in block.splitlines() if line.startswith("| ")]
     assert [r.split(" | ")[0] for r in rows[1:]] == ["| tuning", "| check", "| all"]

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 from fakes import QuotingChatModel
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
 @pytest.fixture(scope="module")
 def rules():
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("rules")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("rules")
 
 
 def f(right: int, n: int = 10, cited: float | None = 1.0) -> dict:

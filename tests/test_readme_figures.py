@@ -7,26 +7,20 @@ hand, or a result file rewritten without re-rendering).
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
 
 
 @pytest.fixture(scope="module")
 def readme():
-    sys.path.insert(0, str(BENCH))
-    try:
-        return importlib.import_module("readme")
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("readme")
 
 
 def test_figure_blocks_match_the_result_files(readme, capsys):

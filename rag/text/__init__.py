@@ -30,7 +30,6 @@ from rag.text.markup import defang, strip_markup
 from rag.text.names import (
     NUMBER,
     asks_quantity,
-    fuller_names,
     has_digit,
     is_salient,
     names,
@@ -67,7 +66,6 @@ __all__ = [
     "defang",
     "eventfulness",
     "frame_words",
-    "fuller_names",
     "has_digit",
     "has_surrogates",
     "human_date",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from rag.text.sentences import split_sentences
-from rag.text.words import STOPWORDS
 
 # ---- names and numbers ----------------------------------------------------------------------
 
@@ -24,7 +23,6 @@ _CALENDAR = {
     "february", "march", "april", "may", "june", "july", "august", "september", "october",
     "november", "december",
 }  # fmt: skip
-_RUN_LEADERS = STOPWORDS | _CALENDAR
 _QUANTITY_QUESTION = re.compile(
     r"\bhow (many|much|long|old|far|big)\b|\bwhat (percentage|number|amount|age)\b|\bpercent",
     re.IGNORECASE,
@@ -36,40 +34,6 @@ def names(sentence: str) -> list[str]:
     found = [m.group().lower() for m in _CAPITALISED.finditer(sentence) if m.start() > 0]
     parts = [p for w in found for p in re.sub(r"['’].*$", "", w).split("-")]
     return [p for p in parts if len(p) > 2]
-
-
-# Capitalised words in a row, abbreviated titles too ("Florida Gov. Ron DeSantis"); a
-# possessive ends a run ("Putin's Russia" is no other name for Russia).
-_NAME_RUN = re.compile(r"(?:\b[A-Z][\w-]*\.?\s+(?=[A-Z]))*\b[A-Z][\w-]*")
-
-
-def fuller_names(claim: str, source: str) -> str:
-    """``claim`` with each name as fully as ``source`` writes it, words added on the left only.
-
-    "The Dodgers won" with a source that says "the Los Angeles Dodgers" becomes "The Los
-    Angeles Dodgers won"; "Joe Biden" becomes "President Joe Biden". A longer name that
-    ends the same way is the same name with its title or first words; on the right it
-    would be something else ("Biden" is not "Biden Administration").
-    """
-    longer = [
-        run
-        for start, end in split_sentences(source)
-        for run in map(_trimmed, _NAME_RUN.findall(source[start:end]))
-        if " " in run
-    ]
-    for short in dict.fromkeys(map(_trimmed, _NAME_RUN.findall(claim))):
-        if ends := [run for run in longer if short and run.endswith(f" {short}")]:
-            fullest = max(ends, key=len)
-            claim = re.sub(rf"(?<![\w.]){re.escape(short)}\b", fullest, claim, count=1)
-    return claim
-
-
-def _trimmed(run: str) -> str:
-    """A run of capitalised words without its leading function or calendar words ("On Monday")."""
-    words = run.split()
-    while words and words[0].lower() in _RUN_LEADERS:
-        words.pop(0)
-    return " ".join(words)
 
 
 def normalise_numbers(text: str) -> str:
