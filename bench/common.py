@@ -110,7 +110,11 @@ def write_results(name: str, config: dict[str, Any], results: dict[str, Any],
 
 
 def commit() -> str:
-    """The checked-out commit, with ``+dirty`` when tracked files have uncommitted changes."""
+    """The checked-out commit, with ``+dirty`` when tracked files have uncommitted changes.
+
+    Result files do not count: a run after another bench in the same checkout measures the
+    same code.
+    """
     import subprocess
 
     def git(*args: str) -> str:
@@ -119,7 +123,8 @@ def commit() -> str:
         ).stdout
 
     head = git("rev-parse", "--short=12", "HEAD").strip() or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results")
+    return head + ("+dirty" if changed.strip() else "")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
