@@ -84,7 +84,7 @@ SCRIPTS = {
     "quality": "bench/quality.py",
     "injection": "bench/injection.py",
     "rules": "bench/rules.py",
-    "rules_answers": "bench/rules.py --rules answer_check,retry --name rules_answers",
+    "rules_answers": "bench/rules.py --rules answer_check,retry,look_further --name rules_answers",
     "dev_choice": "bench/dev_eval.py --mode choice",
     "dev_open": "bench/dev_eval.py --mode open",
     "news_eval": "bench/news_eval.py",

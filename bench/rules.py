@@ -148,6 +148,12 @@ RULES: tuple[Rule, ...] = (
         off={"answer": {"retry": False}},
     ),
     _rule(
+        "look_further",
+        "rag/assistant.py _retry (answer.look_further)",
+        'the retry after an unsupported answer or a "don\'t know" reads the next-best passages',
+        off={"answer": {"look_further": False}},
+    ),
+    _rule(
         "max_sentences",
         "rag/verify.py verify (verify.max_sentences)",
         "at most 3 supported sentences are kept",

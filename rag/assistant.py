@@ -297,17 +297,7 @@ class Assistant:
             read = gate.fresh(evidence.question, hits, today, self.settings.gate)
         shown = evidence.with_hits(read)
         encode = evidence.encoder(self.embedder.encode)
-        passages = context.build(
-            shown,
-            encode,
-            budget=answer.passage_budget(self._llm, self.settings, evidence.question, today),
-            anchors=self.settings.answer.passages,
-            neighbours=self.settings.answer.neighbours,
-            shortlist=self.settings.answer.shortlist,
-            count=answer.count_tokens(self._llm),
-        )
-        # For a question about now, a sentence a newer report disputes gives way to it.
-        passages = disagree.screen(shown, passages, encode, self.settings.news)
+        passages = self._passages(shown, encode)
         use_model()
         chain = answer.make_chain(self.llm)
         pieces: list[str] = []
@@ -319,17 +309,16 @@ class Assistant:
             yield Token(piece)
         checked = self._verified(evidence, "".join(pieces), passages, encode)
         refusal = gate.after(evidence, checked, self.settings, self._term_shares)
-        if refusal and (kind := self._retry_kind(evidence.question, checked, passages)):
+        if refusal and (retry := self._retry(shown, checked, passages, encode)):
             # One more try, only when the answer did not answer while a passage could.
             use_model()
             retry_started = time.perf_counter()
-            wanted = text.WANTED[kind]
-            sharper = answer.RETRY_TEMPLATE.format(question=evidence.question, wanted=wanted)
-            reply = chain.invoke(answer.chain_input(sharper, passages, today))
-            second = self._verified(evidence, reply, passages, encode)
+            prompt, reread = retry
+            reply = chain.invoke(answer.chain_input(prompt, reread, today))
+            second = self._verified(evidence, reply, reread, encode)
             timings["retry_s"] = round(time.perf_counter() - retry_started, 4)
             if not gate.after(evidence, second, self.settings, self._term_shares):
-                checked, refusal = second, None
+                checked, refusal, passages = second, None, reread
         if refusal:
             yield finish(passages, refusal)
             return
@@ -438,18 +427,52 @@ class Assistant:
             return None
         return verify.verify(evidence.question, reply, passages, encode, self.settings.verify)
 
-    def _retry_kind(
-        self, question: str, checked: verify.Verified | None, passages: Sequence[Passage]
-    ) -> text.Kind | None:
-        """The kind asked, when a refused answer earns a second try.
+    def _passages(
+        self, shown: Evidence, encode: Encoder, exclude: Sequence[Passage] = ()
+    ) -> list[Passage]:
+        """The passages the model reads (none of ``exclude``), within the prompt's budget."""
+        passages = context.build(
+            shown,
+            encode,
+            budget=answer.passage_budget(self._llm, self.settings, shown.question, shown.today),
+            anchors=self.settings.answer.passages,
+            neighbours=self.settings.answer.neighbours,
+            shortlist=self.settings.answer.shortlist,
+            count=answer.count_tokens(self._llm),
+            exclude=exclude,
+        )
+        # For a question about now, a sentence a newer report disputes gives way to it.
+        return disagree.screen(shown, passages, encode, self.settings.news)
 
-        That is when the model answered, but restated, did not answer or was unsupported,
-        while a passage holds a candidate of the kind asked.
+    def _retry(
+        self,
+        shown: Evidence,
+        checked: verify.Verified | None,
+        passages: Sequence[Passage],
+        encode: Encoder,
+    ) -> tuple[str, list[Passage]] | None:
+        """The prompt and passages of a second try at a refused answer, when it earns one.
+
+        After a reply the passages did not support, or a "don't know", the model reads the
+        next-best passages (``answer.look_further``): what it was shown did not hold the
+        answer. After a reply that restated or did not answer, it reads the same passages
+        when one of them holds a candidate of the kind asked. Either way the question is
+        followed by what the answer must give (``RETRY_TEMPLATE``), when the kind is known.
         """
-        if not self.settings.answer.retry or checked is None or checked.citations:
+        retry, look_further = self.settings.answer.retry, self.settings.answer.look_further
+        if not retry or (checked is not None and checked.citations):
             return None
+        question = shown.question
         kind = text.asked_kind(question)
-        return kind if kind and verify.has_candidate(question, passages, kind) else None
+        prompt = question
+        if kind:
+            prompt = answer.RETRY_TEMPLATE.format(question=question, wanted=text.WANTED[kind])
+        missed = checked is None or bool(checked.unsupported)
+        if missed and look_further and (further := self._passages(shown, encode, passages)):
+            return prompt, further
+        if checked is not None and kind and verify.has_candidate(question, passages, kind):
+            return prompt, list(passages)
+        return None
 
     def _search(self, question: str, options: AskOptions) -> tuple[list[Hit], np.ndarray]:
         """Retrieval for a validated question: the hits and the question's vector."""

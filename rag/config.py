@@ -136,6 +136,9 @@ class AnswerSettings(_Section):
     # Ask once more, for the asked kind only, when the answer restated, did not answer or was
     # unsupported while a passage holds a candidate (``RETRY_TEMPLATE`` in ``rag.answer``).
     retry: bool = True
+    # ... and when it was unsupported or the model found no answer, from the next-best
+    # passages instead of the same ones (``Assistant._retry``).
+    look_further: bool = True
     shortlist: Annotated[int, Field(ge=1)] = 16  # candidate sentences embedded per question
     history_chars: Annotated[int, Field(ge=0)] = 1500  # earlier turns given to condensing
     max_question_chars: Annotated[int, Field(ge=1)] = 2000

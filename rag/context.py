@@ -45,17 +45,23 @@ def build(
     neighbours: int = 1,
     shortlist: int = 16,
     count: TokenCounter = approx_tokens,
+    exclude: Sequence[Passage] = (),
 ) -> list[Passage]:
     """Up to ``anchors`` passages of ``evidence.hits`` within ``budget`` tokens as read.
 
     Each is an exact slice of its article. The best are chosen first, then grouped by
     article and numbered (``numbered``). ``encode`` embeds the ``shortlist`` candidate
     sentences (pass ``evidence.encoder(...)`` so verification can reuse their vectors).
+    No sentence of the ``exclude`` passages is used: they give the next-best passages.
     """
     texts = evidence.texts
     spans: dict[str, list[tuple[int, int]]] = {}
     sentences: list[_Sentence] = []
     seen: set[tuple[str, int]] = set()
+
+    def shown(doc_id: str, start: int, end: int) -> bool:
+        return any(p.hit.doc_id == doc_id and p.start < end and start < p.end for p in exclude)
+
     for hit in evidence.hits:
         article = texts[hit.doc_id]
         if hit.doc_id not in spans:
@@ -65,14 +71,15 @@ def build(
                 seen.add((hit.doc_id, i))
                 if text.is_instruction(article[s:e]):  # an injection: never shown to the model
                     continue
-                sentences.append(_Sentence(hit, i, s, e, 0.0))
+                if not shown(hit.doc_id, s, e):
+                    sentences.append(_Sentence(hit, i, s, e, 0.0))
     if not sentences:
         return []
     scored = _score(evidence, sentences, encode, shortlist)
 
     def barred(doc_id: str, i: int) -> bool:
         start, end = spans[doc_id][i]
-        return text.is_instruction(texts[doc_id][start:end])
+        return text.is_instruction(texts[doc_id][start:end]) or shown(doc_id, start, end)
 
     def passages(runs: list[tuple[Hit, int, int]]) -> list[Passage]:
         """Runs of sentences (hit, first, last index) as article slices, numbered."""

@@ -130,7 +130,9 @@ def test_unrelated_question_abstains_without_calling_the_llm(make_assistant, que
 
 
 def test_model_refusal_is_an_abstention(make_assistant):
-    ans = make_assistant("The articles don't say.").ask("When did the bridge open?", today=TODAY)
+    # "Don't know" twice: after the passages first shown, and after the next-best ones.
+    assistant = make_assistant("The articles don't say.", "The articles don't say.")
+    ans = assistant.ask("When did the bridge open?", today=TODAY)
     assert ans.abstained and ans.citations == []
     assert "no answer" in (ans.abstain_reason or "")
 

@@ -45,6 +45,12 @@ class RecordingChatModel(BaseChatModel):
 
 @pytest.fixture
 def grounded(settings: Settings, embedder: Any) -> Callable[..., tuple[Assistant, Any]]:
+    return _grounded(settings, embedder)
+
+
+def _grounded(settings: Settings, embedder: Any) -> Callable[..., tuple[Assistant, Any]]:
+    """``make(*replies)``: an Assistant over tests/data/grounding and its recording model."""
+
     def make(*replies: str) -> tuple[Assistant, RecordingChatModel]:
         llm = RecordingChatModel(replies=list(replies), prompts=[])
         assistant = Assistant(settings, llm=llm, embedder=embedder)
@@ -468,9 +474,53 @@ def test_answer_citing_an_article_about_something_else_abstains(
 
 
 def test_model_refusal_abstains(grounded: Callable[..., Any]) -> None:
-    assistant, _ = grounded("The articles don't say.")
+    assistant, llm = grounded("The articles don't say.", "The articles don't say.")
     ans = assistant.ask("How much did the museum roof repair cost?", today=TODAY)
     assert ans.abstained and "model" in (ans.abstain_reason or "")
+    assert len(llm.prompts) == 2  # the second look at the next-best passages found nothing
+
+
+COPPER = "How much did the repair of the museum's copper roof cost?"
+COST = "The repair cost 1.4 million euros, paid for by a national heritage fund."
+
+
+def _one_passage(settings: Settings, embedder: Any, look_further: bool = True) -> Any:
+    """``grounded`` with one passage per prompt: the next-best is then another sentence."""
+    answer = {"passages": 1, "look_further": look_further}
+    return _grounded(settings.with_overrides(answer=answer), embedder)
+
+
+def test_a_dont_know_is_asked_again_over_the_next_best_passages(
+    settings: Settings, embedder: Any
+) -> None:
+    make = _one_passage(settings, embedder)
+    assistant, llm = make("The articles don't say.", "1.4 million euros [1].")
+    ans = assistant.ask(COPPER, today=TODAY)
+    first, second = (str(prompt[-1].content) for prompt in llm.prompts)
+    assert COST not in first and COST in second  # none of the first passages again
+    assert "the number with its unit only" in second
+    assert not ans.abstained and ans.text == "1.4 million euros [1]."
+    assert ans.citations[0].quote == COST and [p.text for p in ans.passages] == [COST]
+    assert ans.timings["retry_s"] >= 0
+
+
+def test_an_unsupported_answer_is_asked_again_over_the_next_best_passages(
+    settings: Settings, embedder: Any
+) -> None:
+    make = _one_passage(settings, embedder)
+    assistant, llm = make("The repair cost 2 million euros [1].", "1.4 million euros [1].")
+    ans = assistant.ask(COPPER, today=TODAY)
+    assert COST in str(llm.prompts[1][-1].content)
+    assert ans.text == "1.4 million euros [1]." and ans.citations[0].quote == COST
+
+
+def test_without_look_further_a_dont_know_is_not_asked_again(
+    settings: Settings, embedder: Any
+) -> None:
+    make = _one_passage(settings, embedder, look_further=False)
+    assistant, llm = make("The articles don't say.")
+    ans = assistant.ask(COPPER, today=TODAY)
+    assert ans.abstained and len(llm.prompts) == 1 and "retry_s" not in ans.timings
 
 
 def test_answer_with_no_supported_sentence_abstains_and_reports_it(
