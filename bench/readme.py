@@ -85,6 +85,10 @@ SCRIPTS = {
     "injection": "bench/injection.py",
     "rules": "bench/rules.py",
     "rules_answers": "bench/rules.py --rules answer_check,retry,look_further --name rules_answers",
+    "rules_subject_link": "bench/rules.py --rules subject_link --name rules_subject_link",
+    "rules_subject_link_withheld": (
+        "bench/rules.py --rules subject_link --withhold-gold --name rules_subject_link_withheld"
+    ),
     "dev_choice": "bench/dev_eval.py --mode choice",
     "dev_open": "bench/dev_eval.py --mode open",
     "news_eval": "bench/news_eval.py",
@@ -528,6 +532,11 @@ def rules(res: Results, link: Callable[[str], str], name: str = "rules") -> str:
             row.append(verdict)
             rows.append(row)
     text = _table(headers, rows)
+    if data.get("withhold_gold"):
+        text += (
+            "\n\nAsked with the gold articles withheld (`--withhold-gold`): every question is "
+            "one to refuse, so right = refused."
+        )
     text += f"\n\nVerdict rule: {data['judged_by']}."
     if data.get("limit"):
         text += "\n\n**A partial run** (`--limit`): not the dev-set verdicts."
@@ -655,6 +664,8 @@ BLOCKS: dict[str, Callable[[Results, Callable[[str], str]], str]] = {
     "eval_time": eval_time,
     "rules": rules,
     "rules_answers": functools.partial(rules, name="rules_answers"),
+    "rules_subject_link": functools.partial(rules, name="rules_subject_link"),
+    "rules_subject_link_withheld": functools.partial(rules, name="rules_subject_link_withheld"),
     "dev_choice": functools.partial(dev_eval, mode="choice"),
     "dev_open": functools.partial(dev_eval, mode="open"),
     "news_eval": news_eval,

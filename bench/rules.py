@@ -154,6 +154,12 @@ RULES: tuple[Rule, ...] = (
         off={"answer": {"look_further": False}},
     ),
     _rule(
+        "subject_link",
+        "rag/gate.py after (text.mentions_asked; gate.subject_link)",
+        "refuse an answer whose cited sentences and headlines share no word with the question",
+        on={"gate": {"subject_link": True}},  # off by default: the now arm is off
+    ),
+    _rule(
         "max_sentences",
         "rag/verify.py verify (verify.max_sentences)",
         "at most 3 supported sentences are kept",
@@ -247,8 +253,13 @@ def measure(
     rules: Sequence[Rule],
     limit: int | None = None,
     progress: Callable[[str], None] = print,
+    withhold_gold: bool = False,
 ) -> dict[str, Any]:
-    """Every arm of ``rules`` on both halves; ``assistant_for(overrides)`` builds an arm's."""
+    """Every arm of ``rules`` on both halves; ``assistant_for(overrides)`` builds an arm's.
+
+    ``withhold_gold``: each answerable question is asked with its gold and answer-bearing
+    articles left out (``rag.eval.evaluate``), so every question is one to refuse.
+    """
     from rag.eval import evaluate
 
     runs: dict[str, dict[str, Any]] = {}  # settings (JSON) -> {half: report}
@@ -261,7 +272,10 @@ def measure(
             if key not in runs:
                 started = time.perf_counter()
                 runs[key] = {
-                    half: evaluate(assistant, questions, half=half, limit=limit) for half in HALVES
+                    half: evaluate(
+                        assistant, questions, half=half, limit=limit, withhold_gold=withhold_gold
+                    )
+                    for half in HALVES
                 }
                 progress(f"{rule.name} {arm}: {time.perf_counter() - started:.0f} s")
             reports = runs[key]
@@ -308,6 +322,12 @@ def main(argv: list[str] | None = None, *, llm: Any = None, embedder: Any = None
         type=Path,
         help="Replay the model's answers from this SQLite file and record new ones "
         "(default: a temporary file, shared by the arms of this run only).",
+    )
+    parser.add_argument(
+        "--withhold-gold",
+        action="store_true",
+        help="Ask the answerable questions with their gold articles left out: how often each "
+        "arm refuses questions the store cannot answer (many more than the dev set's own).",
     )
     parser.add_argument("--out-dir", type=Path, help="Results folder (default bench/results).")
     parser.add_argument(
@@ -356,13 +376,14 @@ def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder:
 
     started = time.perf_counter()
     try:
-        results = measure(assistant_for, questions, rules, args.limit, _say)
+        results = measure(assistant_for, questions, rules, args.limit, _say, args.withhold_gold)
     finally:
         first.store.close()
     asked = {h: sum(half_of(q, cut) == h for q in everything) for h in HALVES}
     summary = {
         "partial": bool(args.limit) or len(rules) < len(RULES),
         "limit": args.limit,
+        "withhold_gold": args.withhold_gold,
         "halves": {"rule": HALF_RULE, "split_date": cut.isoformat() if cut else None, **asked},
         "judged_by": (
             "better on a half: more questions right (accuracy x n), then a higher "
@@ -381,6 +402,7 @@ def _run(args: Any, names: list[str], base: Any, work: Path, llm: Any, embedder:
         "config": str(args.config) if args.config else "configs/default.toml",
         "rules": names,
         "limit": args.limit,
+        "withhold_gold": args.withhold_gold,
         "llm_cache": str(args.llm_cache) if args.llm_cache else None,
         "settings": base.model_dump(mode="json"),
     }

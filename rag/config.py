@@ -183,6 +183,11 @@ class GateSettings(_Section):
     subject_check: bool = True  # refuse when the articles do not mention the question's subject
     precise_figures: bool = True  # ... nor a precise figure it states ("18.9C", "2,465 cases")
     fresh_only: bool = True  # a time-relative question reads only the recent articles, if any
+    # Refuse an answer whose cited sentences and their headlines share no word with the
+    # question: it answers another question (``text.mentions_asked``). Off: more refusals
+    # of unanswerable questions, one right answer fewer on the dev check half
+    # (bench/results/rules_subject_link*.json).
+    subject_link: bool = False
 
 
 class ServeSettings(_Section):

@@ -74,6 +74,10 @@ def after(
     cited = [h for h in evidence.hits if h.doc_id in cited_ids]
     if off_scope := _off_scope(evidence, cited, settings.gate, term_shares, "cited"):
         return Refusal(off_scope, unsupported=[checked.text], grounded=False)
+    said = [c.quote for c in checked.citations] + [c.title for c in checked.citations]
+    if settings.gate.subject_link and not text.mentions_asked(evidence.question, said):
+        reason = "no cited sentence or its headline mentions anything the question asks about"
+        return Refusal(reason, unsupported=[checked.text], grounded=False)
     return None
 
 

@@ -69,7 +69,8 @@ def test_every_rule_has_a_now_arm_and_an_alternative(rules):
             Settings().with_overrides(**overrides)  # every override is a real setting
 
 
-def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embedder, capsys):
+def _small_dev_set(tmp_path):
+    """Three articles and four questions (one unanswerable), two per half."""
     articles = [
         ("bridge", "City opens new bridge", "2024-05-02",
          "The Elm Street bridge opened to traffic on Tuesday after two years of work. "
@@ -104,6 +105,11 @@ def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embe
             for i, q, a, e, d in gold
         )
     )  # fmt: skip
+    return corpus, questions
+
+
+def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embedder, capsys):
+    corpus, questions = _small_dev_set(tmp_path)
     llm = QuotingChatModel(phrases=["$48 million", "the Wanderers", "bread prize", "the ribbon"])
     out = tmp_path / "results"
     rules.main(
@@ -143,8 +149,8 @@ def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embe
     assert "subject_check now:" in printed and "max_sentences now:" not in printed
     assert "max_sentences" in printed.split("wrote")[0].splitlines()[-3]  # the table
     text = (out / "rules.json").read_text()
-    for _, question, *_ in gold:
-        assert question not in text
+    for line in questions.read_text().splitlines():
+        assert json.loads(line)["question"] not in text
     assert "Elm Street" not in text and "Zorbia" not in text
 
     # The store given is filled once and kept: a second run asks at once (here one question
@@ -158,3 +164,26 @@ def test_bench_on_a_fake_model_writes_figures_and_ids_only(rules, tmp_path, embe
     )  # fmt: skip
     assert again["ingest"] is None and again["partial"] is True
     assert again["rules"]["subject_check"]["arms"]["now"]["halves"]["check"]["n"] == 1
+
+
+def test_withheld_gold_makes_every_question_one_to_refuse(rules, tmp_path, embedder):
+    corpus, questions = _small_dev_set(tmp_path)
+    llm = QuotingChatModel(phrases=["$48 million", "the Wanderers", "bread prize", "the ribbon"])
+    out = tmp_path / "results"
+    rules.main(
+        ["--questions", str(questions), "--corpus", str(corpus), "--out-dir", str(out),
+         "--rules", "subject_link", "--withhold-gold", "--name", "withheld",
+         "--store", str(tmp_path / "store")],
+        llm=llm,
+        embedder=embedder,
+    )  # fmt: skip
+    data = json.loads((out / "withheld.json").read_text())
+    assert data["config"]["withhold_gold"] and data["results"]["withhold_gold"]
+    link = data["results"]["rules"]["subject_link"]
+    assert set(link["arms"]) == {"now", "on"}  # off by default: the alternative is on
+    # Only the answerable questions are asked (the ferry one is left out): 2 + 1.
+    for arm in link["arms"].values():
+        for half, n in (("tuning", 2), ("check", 1)):
+            figures = arm["halves"][half]
+            assert figures["n"] == figures["n_unanswerable"] == n
+            assert figures["contains_gold"] is None and figures["right"] <= n

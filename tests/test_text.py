@@ -107,6 +107,39 @@ def test_gate_after_the_model_explains_each_refusal(settings: Any) -> None:
     assert declined and "no answer" in declined.reason
 
 
+def test_a_question_is_mentioned_by_a_text_sharing_a_content_word_as_a_lemma() -> None:
+    question = "Which spare part is scarce after the shortages at the Tarvin plant?"
+    assert text.mentions_asked(question, ["A shortage of valves hit the works."])  # lemma
+    assert text.mentions_asked(question, ["Nothing here.", "Tarvin reopened."])  # any text
+    assert not text.mentions_asked(question, ["Fuel prices fell for a fifth week."])
+    assert not text.mentions_asked(question, [])
+
+
+def test_gate_subject_link_refuses_an_answer_whose_citations_share_nothing_with_the_question(
+    settings: Any,
+) -> None:
+    from rag.answer import citation_for
+    from rag.types import Passage
+    from rag.verify import Verified
+
+    body = "Fuel prices fell for a fifth week, to 1.52 euros a litre."
+    hit = Hit("a:00000", "a", "Pump prices ease", body, 0, len(body), 1.0, dense=0.9)
+    cited = citation_for(Passage(1, hit, body, 0, len(body)), supported=True, support=0.9)
+    checked = Verified("1.52 euros a litre [1].", [cited], [], [])
+    evidence = _evidence([hit], "Which spare part is scarce after the shortages?")
+    linked = settings.with_overrides(gate={"subject_link": True, "subject_check": False})
+    refusal = gate.after(evidence, checked, linked, lambda terms: {})
+    assert refusal and "mentions anything the question asks about" in refusal.reason
+    assert refusal.unsupported == ["1.52 euros a litre [1]."]
+    unlinked = settings.with_overrides(gate={"subject_check": False})  # default: off
+    assert gate.after(evidence, checked, unlinked, lambda terms: {}) is None
+    # A headline that shares a word with the question links the answer too.
+    titled = Hit("a:00000", "a", "Shortage eases", body, 0, len(body), 1.0, dense=0.9)
+    cited = citation_for(Passage(1, titled, body, 0, len(body)), supported=True, support=0.9)
+    checked = Verified("1.52 euros a litre [1].", [cited], [], [])
+    assert gate.after(_evidence([titled], evidence.question), checked, linked, lambda t: {}) is None
+
+
 # ---- the ask path reads and computes once -----------------------------------------------------
 
 

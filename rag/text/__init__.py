@@ -8,7 +8,7 @@ retrieval, context, verification, the gate, the news answers and the UI cannot d
 apart. The thresholds that tune how strictly a rule is applied live in ``rag.config``.
 """
 
-from rag.text.asked import WANTED, Kind, answer_terms, asked_kind, lemma
+from rag.text.asked import WANTED, Kind, answer_terms, asked_kind, lemma, mentions_asked
 from rag.text.clauses import Value
 from rag.text.days import human_date, time_words
 from rag.text.encoding import has_surrogates, without_surrogates
@@ -74,6 +74,7 @@ __all__ = [
     "is_salient",
     "lemma",
     "masked",
+    "mentions_asked",
     "mentioned",
     "names",
     "normalise_numbers",

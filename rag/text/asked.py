@@ -101,6 +101,17 @@ def answer_terms(sentence: str, question: str, kind: Kind) -> list[str]:
     return [w for w in dict.fromkeys(found) if not occurs(lemma(w), asked)]
 
 
+def mentions_asked(question: str, texts: Iterable[str]) -> bool:
+    """Whether one of ``texts`` states a content word of ``question``, compared as lemmas.
+
+    An answer from a passage that shares no word with the question (not its subject, not
+    what it says happened) answers some other question: "Which product is hard to find?"
+    answered from a sentence about gas prices.
+    """
+    asked = {lemma(w) for w in query_terms(normalise_numbers(without_options(question)))}
+    return any(asked & {lemma(w) for w in query_terms(normalise_numbers(t))} for t in texts)
+
+
 def lemma(word: str) -> str:
     """The dictionary form of an English word ("made" -> "make"), lowercased."""
     return _lemmatize(word.lower())
