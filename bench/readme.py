@@ -500,7 +500,9 @@ def rules(res: Results, link: Callable[[str], str], name: str = "rules") -> str:
         return not_measured(name)
     data = r.results
     halves = ("tuning", "check")
-    n = {h: data["halves"].get(h) for h in halves}
+    # The questions asked per half (with --withhold-gold, only the answerable ones).
+    first = next(iter(next(iter(data["rules"].values()))["arms"].values()))
+    n = {h: first["halves"][h].get("n", data["halves"].get(h)) for h in halves}
     headers = ["rule", "arm"]
     for h in halves:
         headers += [
