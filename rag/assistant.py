@@ -309,10 +309,11 @@ class Assistant:
             yield Token(piece)
         checked = self._verified(evidence, "".join(pieces), passages, encode)
         refusal = gate.after(evidence, checked, self.settings, self._term_shares)
+        retry_started = time.perf_counter()
         if refusal and (retry := self._retry(shown, checked, passages, encode)):
-            # One more try, only when the answer did not answer while a passage could.
+            # One more try, only after a refusal for what the model said, not for what the
+            # articles are (``_retry``); its time includes choosing the next-best passages.
             use_model()
-            retry_started = time.perf_counter()
             prompt, reread = retry
             reply = chain.invoke(answer.chain_input(prompt, reread, today))
             second = self._verified(evidence, reply, reread, encode)
