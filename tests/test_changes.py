@@ -95,6 +95,7 @@ def test_newer_articles_that_only_repeat_change_nothing(embedder):
 def test_nothing_known_then_something_now(story_assistant):
     assistant = story_assistant(
         "The articles don't say.",
+        "The articles don't say.",  # the second look, at the next-best passages of then
         "The dockworkers voted to accept a 6% pay rise [1].",
     )
 

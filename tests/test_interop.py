@@ -87,7 +87,8 @@ def test_runnable_batches_and_composes(make_assistant):
     )
     assert texts == [BRIDGE_REPLY, BRIDGE_REPLY]
     # .stream yields the finished Answer (token streaming is Assistant.stream)
-    refusing = make_assistant("The articles don't say.").as_runnable()
+    # "Don't know", then again over the next-best passages (answer.look_further).
+    refusing = make_assistant("The articles don't say.", "The articles don't say.").as_runnable()
     (only,) = list(refusing.stream("Who won the 1850 chess final?"))
     assert isinstance(only, Answer) and only.abstained
 
