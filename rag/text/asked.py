@@ -105,8 +105,8 @@ def mentions_asked(question: str, texts: Iterable[str]) -> bool:
     """Whether one of ``texts`` states a content word of ``question``, compared as lemmas.
 
     An answer from a passage that shares no word with the question (not its subject, not
-    what it says happened) answers some other question: "Which product is hard to find?"
-    answered from a sentence about gas prices.
+    what it says happened) answers some other question: "Which spare part is scarce at the
+    plant?" answered from a sentence about fuel prices.
     """
     asked = {lemma(w) for w in query_terms(normalise_numbers(without_options(question)))}
     return any(asked & {lemma(w) for w in query_terms(normalise_numbers(t))} for t in texts)
