@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -17,3 +19,9 @@ def bench_module(name: str) -> ModuleType:
         return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> Path:
+    """``rows`` as JSON lines at ``path`` (a corpus or a gold set for a bench script)."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from bench_scripts import bench_module
+from bench_scripts import bench_module, write_jsonl
 from fakes import QuotingChatModel
 
 
@@ -25,12 +25,9 @@ def test_choice_mode_by_half_writes_figures_and_ids_only(dev_eval, tmp_path, emb
         ("chess", "Chess club takes league", "2024-06-04",
          "The Knights chess club beat the Rooks 5-3 in the league decider on Sunday."),
     ]  # fmt: skip
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text(
-        "".join(
-            json.dumps({"doc_id": d, "title": t, "published": p, "text": x}) + "\n"
-            for d, t, p, x in articles
-        )
+    corpus = write_jsonl(
+        tmp_path / "corpus.jsonl",
+        ({"doc_id": d, "title": t, "published": p, "text": x} for d, t, p, x in articles),
     )
     gold = [
         ("km", "By how far was the Blue tram line extended?", "4 kilometres", "tram", "06-10"),
@@ -38,16 +35,12 @@ def test_choice_mode_by_half_writes_figures_and_ids_only(dev_eval, tmp_path, emb
         ("beat", "Which club did the Knights beat?", "the Rooks", "chess", "06-21"),
     ]
     decoys = ["9 kilometres", "regional bread prize", "the Pawns"]
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text(
-        "".join(
-            json.dumps(
-                {"id": i, "question": q, "answers": [a], "evidence_doc_ids": [e],
-                 "answerable": True, "question_date": f"2024-{d}",
-                 "choices": [decoys[n], a], "answer_choice_index": 1}
-            ) + "\n"
-            for n, (i, q, a, e, d) in enumerate(gold)
-        )
+    questions = write_jsonl(
+        tmp_path / "questions.jsonl",
+        ({"id": i, "question": q, "answers": [a], "evidence_doc_ids": [e],
+          "answerable": True, "question_date": f"2024-{d}",
+          "choices": [decoys[n], a], "answer_choice_index": 1}
+         for n, (i, q, a, e, d) in enumerate(gold)),
     )  # fmt: skip
     # It quotes every phrase it finds: three sentences, as many as an answer keeps.
     llm = QuotingChatModel(phrases=[a for _, _, a, _, _ in gold])

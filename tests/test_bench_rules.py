@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from bench_scripts import bench_module
+from bench_scripts import bench_module, write_jsonl
 from fakes import QuotingChatModel
 
 
@@ -82,12 +82,9 @@ def _small_dev_set(tmp_path):
          "The Rovers beat the Wanderers 3-1 in the cup final on Saturday. "
          "Their striker scored twice in the second half."),
     ]  # fmt: skip
-    corpus = tmp_path / "corpus.jsonl"
-    corpus.write_text(
-        "".join(
-            json.dumps({"doc_id": d, "title": t, "published": p, "text": x}) + "\n"
-            for d, t, p, x in articles
-        )
+    corpus = write_jsonl(
+        tmp_path / "corpus.jsonl",
+        ({"doc_id": d, "title": t, "published": p, "text": x} for d, t, p, x in articles),
     )
     gold = [
         ("cost", "How much did the Elm Street bridge cost?", ["$48 million"], ["bridge"], "05-10"),
@@ -95,15 +92,11 @@ def _small_dev_set(tmp_path):
         ("prize", "Which prize did the family bakery win?", ["bread prize"], ["bakery"], "05-20"),
         ("ferry", "Who cut the ribbon for the Zorbia ferry line?", [], [], "05-21"),
     ]
-    questions = tmp_path / "questions.jsonl"
-    questions.write_text(
-        "".join(
-            json.dumps(
-                {"id": i, "question": q, "answers": a, "evidence_doc_ids": e,
-                 "answerable": bool(a), "question_date": f"2024-{d}"}
-            ) + "\n"
-            for i, q, a, e, d in gold
-        )
+    questions = write_jsonl(
+        tmp_path / "questions.jsonl",
+        ({"id": i, "question": q, "answers": a, "evidence_doc_ids": e,
+          "answerable": bool(a), "question_date": f"2024-{d}"}
+         for i, q, a, e, d in gold),
     )  # fmt: skip
     return corpus, questions
 
